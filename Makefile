@@ -1,0 +1,47 @@
+# synprobe: one test command (make test), run as root for the lab tests.
+GO        ?= go
+PKGS      ?= ./...
+BIN       ?= bin/synprobe
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+FUZZTIME  ?= 10s
+# Parallel test binaries share two cores and the lab; -p 2 keeps timing tests honest.
+TESTFLAGS ?= -count=1 -p 2 -timeout 25m
+
+.PHONY: all build test vet fmt-check fuzz bench demo clean lab-down
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/synprobe
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: fmt-check vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# Every fuzz target for a short time (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: build
+	./scripts/demo.sh $(BIN)
+
+lab-down: build
+	$(BIN) lab down
+
+clean:
+	rm -rf bin

@@ -1,0 +1,2 @@
+// Package lab builds synprobe's network-namespace lab.
+package lab

@@ -1,0 +1,2 @@
+// Package raw moves packets through Linux raw sockets.
+package raw
