@@ -1,2 +1,12 @@
 // Package craft builds and parses IPv4, TCP and ICMPv4 headers by hand.
+//
+// Building writes into a caller-supplied buffer; parsing fills caller-owned
+// structs and copies every value out of the input, so nothing in a parsed
+// header points into the buffer it came from and the buffer may be reused at
+// once. Neither allocates. craft does no I/O, logs nothing and imports only
+// the standard library: the kernel's raw-socket quirks live in package raw.
+//
+// Hostile input is the normal case for a scanner: every parser bounds-checks
+// before it reads and reports what is wrong with a sentinel error that
+// callers test with errors.Is.
 package craft

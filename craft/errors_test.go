@@ -1,0 +1,170 @@
+package craft
+
+import (
+	"errors"
+	"testing"
+)
+
+// mutate returns a copy of the fixture b changed by f.
+func mutate(b []byte, f func([]byte) []byte) []byte {
+	c := append([]byte(nil), b...)
+	return f(c)
+}
+
+func TestBadInput(t *testing.T) {
+	syn := loadHex(t, "syn.hex")       // 20-byte IP header, 40-byte TCP header with options
+	icmp := loadHex(t, "icmp_port_unreachable.hex")
+	cases := []struct {
+		name string
+		pkt  []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"19 bytes", syn[:19], ErrTruncated},
+		{"version 6", mutate(syn, func(b []byte) []byte { b[0] = 0x65; return b }), ErrVersion},
+		{"IHL 4", mutate(syn, func(b []byte) []byte { b[0] = 0x44; return b }), ErrHeaderLength},
+		{"IHL 0", mutate(syn, func(b []byte) []byte { b[0] = 0x40; return b }), ErrHeaderLength},
+		{"IHL past buffer", mutate(syn[:22], func(b []byte) []byte { b[0] = 0x46; return b }), ErrTruncated},
+		{"total length below header", mutate(syn, func(b []byte) []byte { b[2], b[3] = 0, 19; return b }), ErrTotalLength},
+		{"total length past buffer", mutate(syn, func(b []byte) []byte { b[2], b[3] = 0, 61; return b }), ErrTotalLength},
+		{"more fragments", mutate(syn, func(b []byte) []byte { b[6] |= 0x20; return b }), ErrFragment},
+		{"fragment offset", mutate(syn, func(b []byte) []byte { b[7] = 1; return b }), ErrFragment},
+		{"TCP shorter than 20", mutate(syn[:30], func(b []byte) []byte { b[3] = 30; return b }), ErrTruncated},
+		{"data offset 4", mutate(syn, func(b []byte) []byte { b[32] = 0x40; return b }), ErrHeaderLength},
+		{"data offset past segment", mutate(syn, func(b []byte) []byte { b[32] = 0xb0; return b }), ErrDataOffset},
+		{"option length 0", mutate(syn, func(b []byte) []byte { b[41] = 0; return b }), ErrOptionLength},
+		{"option length 1", mutate(syn, func(b []byte) []byte { b[41] = 1; return b }), ErrOptionLength},
+		{"option past header", mutate(syn, func(b []byte) []byte { b[57] = 3; b[58] = 4; return b }), ErrOptionOverrun},
+		{"MSS length 3", mutate(syn, func(b []byte) []byte { b[41] = 3; return b }), ErrOptionBadLength},
+		{"SACK-permitted length 3", mutate(syn, func(b []byte) []byte { b[45] = 3; return b }), ErrOptionBadLength},
+		{"timestamps length 9", mutate(syn, func(b []byte) []byte { b[47] = 9; return b }), ErrOptionBadLength},
+		{"window scale length 4", mutate(syn, func(b []byte) []byte { b[58] = 4; return b }), ErrOptionOverrun},
+		{"window scale length 2", mutate(syn, func(b []byte) []byte { b[58] = 2; return b }), ErrOptionBadLength},
+		{"window scale 15", mutate(syn, func(b []byte) []byte { b[59] = 15; return b }), ErrWScaleClamped},
+		{"not TCP or ICMP", mutate(syn, func(b []byte) []byte { b[9] = 17; return b }), ErrProtocol},
+		{"ICMP 7 bytes", mutate(icmp[:27], func(b []byte) []byte { b[3] = 27; return b }), ErrTruncated},
+		{"ICMP echo", mutate(icmp, func(b []byte) []byte { b[20] = 0; return b }), ErrICMPType},
+		{"ICMP quote 27 bytes", mutate(icmp[:55], func(b []byte) []byte { b[3] = 55; return b }), ErrShortQuote},
+		{"ICMP quote IHL 4", mutate(icmp, func(b []byte) []byte { b[28] = 0x44; return b }), ErrQuoteHeader},
+		{"ICMP quote version 6", mutate(icmp, func(b []byte) []byte { b[28] = 0x65; return b }), ErrQuoteHeader},
+		{"ICMP quote IHL 15 past quote", mutate(icmp, func(b []byte) []byte { b[28] = 0x4f; return b }), ErrShortQuote},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var p Packet
+			err := p.Decode(c.pkt)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Decode error %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestMinimalICMPQuoteAccepted(t *testing.T) {
+	// RFC 792: IP header + 8 bytes is enough to match a probe.
+	b := loadHex(t, "icmp_port_unreachable.hex")[:20+8+28]
+	b[2], b[3] = 0, byte(len(b))
+	var p Packet
+	if err := p.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if p.ICMP.QuotedSeq != 778314783 || p.ICMP.QuotedDstPort != 9 {
+		t.Fatalf("quote %+v", p.ICMP)
+	}
+}
+
+func TestWScaleClampedStillParsed(t *testing.T) {
+	b := loadHex(t, "synack.hex")
+	b[59] = 20
+	var p Packet
+	err := p.Decode(b)
+	if !errors.Is(err, ErrWScaleClamped) {
+		t.Fatalf("err %v", err)
+	}
+	o := p.TCP.Options
+	if !o.HasWScale || o.WScale != 14 || o.WScaleSent != 20 || o.MSS != 1460 || !o.HasTimestamps {
+		t.Fatalf("options %+v", o)
+	}
+}
+
+func TestTrailingPaddingTrimmed(t *testing.T) {
+	// Ethernet pads a 40-byte RST to 46 bytes; the total length says where
+	// the packet ends.
+	b := append(loadHex(t, "rst.hex"), 0, 0, 0, 0, 0, 0)
+	var p Packet
+	if err := p.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if p.PayloadLen != 0 || !p.TCPChecksumOK {
+		t.Fatalf("payload %d, checksum ok %v", p.PayloadLen, p.TCPChecksumOK)
+	}
+}
+
+func TestOptionsUnknownAndSACK(t *testing.T) {
+	opts := []byte{
+		OptNOP, OptNOP, OptSACK, 18, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,
+		30, 4, 0xab, 0xcd, // MPTCP-like unknown kind
+		OptEOL, 0, 0, 0,
+	}
+	var o TCPOptions
+	if err := o.Parse(opts); err != nil {
+		t.Fatal(err)
+	}
+	if o.NumSACK != 2 || o.SACK[1] != (SACKBlock{3, 4}) || o.NumUnknown != 1 || o.Unknown[0] != (UnknownOption{30, 22, 4}) {
+		t.Fatalf("%+v", o)
+	}
+	if got := opts[o.Unknown[0].Off : o.Unknown[0].Off+o.Unknown[0].Len-2]; got[0] != 0xab || got[1] != 0xcd {
+		t.Fatalf("unknown data %x", got)
+	}
+	if o.HasMSS || o.MSS != 0 {
+		t.Fatal("absent MSS reported")
+	}
+	for _, bad := range [][]byte{{OptSACK, 9, 0, 0, 0, 0, 0, 0, 0}, {OptSACK, 2}} {
+		if err := o.Parse(bad); !errors.Is(err, ErrOptionBadLength) {
+			t.Fatalf("%x: %v", bad, err)
+		}
+	}
+	if err := o.Parse([]byte{OptMSS}); !errors.Is(err, ErrOptionOverrun) {
+		t.Fatalf("lone kind byte: %v", err)
+	}
+}
+
+func TestLayouts(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		kinds []uint8
+		len   int
+	}{
+		{"linux", []uint8{OptMSS, OptSACKPermitted, OptTimestamps, OptNOP, OptWScale}, 20},
+		{"windows", []uint8{OptMSS, OptNOP, OptWScale, OptNOP, OptNOP, OptSACKPermitted}, 12},
+		{"none", nil, 0},
+	} {
+		l, err := ParseLayout(c.name)
+		if err != nil || l.String() != c.name {
+			t.Fatalf("%s: %v %v", c.name, l, err)
+		}
+		var b [40]byte
+		n, err := PutLayout(b[:], l, 1400, 9, 77)
+		if err != nil || n != c.len {
+			t.Fatalf("%s: %d %v", c.name, n, err)
+		}
+		var o TCPOptions
+		if err := o.Parse(b[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if len(o.KindList()) != len(c.kinds) {
+			t.Fatalf("%s: kinds %v", c.name, o.KindList())
+		}
+		for i := range c.kinds {
+			if o.KindList()[i] != c.kinds[i] {
+				t.Fatalf("%s: kinds %v", c.name, o.KindList())
+			}
+		}
+		if c.len > 0 && (o.MSS != 1400 || o.WScale != 9 || !o.SACKPermitted) {
+			t.Fatalf("%s: %+v", c.name, o)
+		}
+	}
+	if _, err := ParseLayout("bsd"); !errors.Is(err, ErrLayout) {
+		t.Fatal(err)
+	}
+}
