@@ -12,7 +12,7 @@ func mutate(b []byte, f func([]byte) []byte) []byte {
 }
 
 func TestBadInput(t *testing.T) {
-	syn := loadHex(t, "syn.hex")       // 20-byte IP header, 40-byte TCP header with options
+	syn := loadHex(t, "syn.hex") // 20-byte IP header, 40-byte TCP header with options
 	icmp := loadHex(t, "icmp_port_unreachable.hex")
 	cases := []struct {
 		name string

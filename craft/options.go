@@ -63,6 +63,9 @@ func (o *TCPOptions) KindList() []uint8 { return o.Kinds[:o.NumKinds] }
 // parsed until then stays in o. ErrWScaleClamped is advisory.
 func (o *TCPOptions) Parse(opts []byte) error {
 	*o = TCPOptions{}
+	if len(opts) > TCPMaxOptions {
+		return fmt.Errorf("TCP options: %d bytes: %w", len(opts), ErrOptionsTooLong)
+	}
 	clamped := false
 	for i := 0; i < len(opts); {
 		kind := opts[i]
