@@ -1,2 +1,0 @@
-// Package lab builds synprobe's network-namespace lab.
-package lab

@@ -1,0 +1,462 @@
+//go:build linux
+
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/synprobe/synprobe/internal/privileged"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NamePrefix starts the name of every namespace a lab creates, so that
+// `synprobe lab down` can find what a crashed run left behind.
+const NamePrefix = "synp-"
+
+// Lab is a running lab. Close removes all of it.
+type Lab struct {
+	ID    string
+	Topo  Topology
+	names map[string]string // node → namespace name
+
+	wires   []*wire
+	mu      sync.Mutex
+	closers []func()
+	closed  bool
+}
+
+// Start builds topo. On error everything already built is removed.
+func Start(ctx context.Context, topo Topology) (_ *Lab, err error) {
+	return start(ctx, topo, randomID())
+}
+
+// StartT starts a lab for a test: it skips (or fails, under
+// SYNPROBE_REQUIRE_PRIVILEGED=1) without root, and removes the lab when the
+// test ends.
+func StartT(t testing.TB, topo Topology) *Lab {
+	t.Helper()
+	privileged.Require(t)
+	l, err := Start(context.Background(), topo)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			privileged.Skip(t, err.Error())
+		}
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	return l
+}
+
+func randomID() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func start(ctx context.Context, topo Topology, id string) (_ *Lab, err error) {
+	if err := topo.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Lab{ID: id, Topo: topo, names: map[string]string{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	nodes := append([]string{ProberName}, names(topo)...)
+	for _, n := range nodes {
+		l.names[n] = NamePrefix + id + "-" + n
+		if err := newNamespace(l.names[n]); err != nil {
+			return nil, err
+		}
+		l.addCloser(func() { netns.DeleteNamed(l.names[n]) })
+		if err := l.Do(n, baseSysctls); err != nil {
+			return nil, fmt.Errorf("lab: %s: %w", n, err)
+		}
+	}
+	for i := range topo.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := l.link(&topo.Nodes[i]); err != nil {
+			return nil, fmt.Errorf("lab: link %s: %w", topo.Nodes[i].Name, err)
+		}
+	}
+	for i := range topo.Nodes {
+		if err := l.configure(&topo.Nodes[i]); err != nil {
+			return nil, fmt.Errorf("lab: %s: %w", topo.Nodes[i].Name, err)
+		}
+	}
+	if err := l.routes(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func names(t Topology) []string {
+	var out []string
+	for _, n := range t.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func (l *Lab) addCloser(f func()) {
+	l.mu.Lock()
+	l.closers = append(l.closers, f)
+	l.mu.Unlock()
+}
+
+// Close stops every listener and wire and deletes every namespace (which
+// takes their veths, routes and nftables tables with them). It is
+// idempotent.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	cl := l.closers
+	l.closers = nil
+	l.mu.Unlock()
+	for i := len(cl) - 1; i >= 0; i-- {
+		cl[i]()
+	}
+	var errs []error
+	for _, name := range l.names {
+		if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
+			errs = append(errs, fmt.Errorf("lab: namespace %s still present", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Namespace is the name (under /run/netns) of node's namespace.
+func (l *Lab) Namespace(node string) string { return l.names[node] }
+
+// Addr is node's address; the prober's is its end of its first link.
+func (l *Lab) Addr(node string) netip.Addr {
+	if node == ProberName {
+		for _, n := range l.Topo.Nodes {
+			if n.Parent == ProberName {
+				return n.Link.ParentSide()
+			}
+		}
+		return netip.Addr{}
+	}
+	if n := l.Topo.node(node); n != nil {
+		return n.Addr
+	}
+	return netip.Addr{}
+}
+
+// Do runs fn on an OS thread inside node's namespace. Sockets fn opens
+// stay in that namespace and may be used from any goroutine afterwards.
+func (l *Lab) Do(node string, fn func() error) error {
+	name, ok := l.names[node]
+	if !ok {
+		return fmt.Errorf("lab: no node %q", node)
+	}
+	return InNamespace(name, fn)
+}
+
+// InNamespace runs fn on a fresh OS thread that has entered the named
+// namespace. The thread is never returned to the scheduler's pool: it dies
+// with its goroutine, so no other goroutine ever runs in the wrong namespace.
+func InNamespace(name string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with us
+		ns, err := netns.GetFromName(name)
+		if err != nil {
+			errc <- fmt.Errorf("namespace %s: %w", name, err)
+			return
+		}
+		defer ns.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("enter namespace %s: %w", name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Command runs name with args inside node's namespace (through
+// `ip netns exec`, which also gives it the namespace's /sys).
+func (l *Lab) Command(ctx context.Context, node, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.names[node], name}, args...)...)
+}
+
+func newNamespace(name string) error {
+	return inFreshThread(func() error {
+		ns, err := netns.NewNamed(name)
+		if err != nil {
+			if errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("lab: create namespace %s: %w (run as root)", name, os.ErrPermission)
+			}
+			return fmt.Errorf("lab: create namespace %s: %w", name, err)
+		}
+		ns.Close()
+		return nil
+	})
+}
+
+func inFreshThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // NewNamed switches the thread: let it die
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func writeSysctl(key, val string) error {
+	p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	if err := os.WriteFile(p, []byte(val), 0); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", key, val, err)
+	}
+	return nil
+}
+
+// baseSysctls runs in every new namespace: loopback up, IPv6 off (no
+// router solicitations or DAD noise on the wire), generous queues so that
+// a /16 scan is not limited by the lab.
+func baseSysctls() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{
+		{"net.ipv6.conf.all.disable_ipv6", "1"},
+		{"net.ipv6.conf.default.disable_ipv6", "1"},
+		{"net.core.somaxconn", "65535"},
+		{"net.ipv4.tcp_max_syn_backlog", "65535"},
+		{"net.ipv4.tcp_syncookies", "1"},
+		// Replies to a fast scan must not be rate limited by the lab
+		// itself: RSTs and ICMP errors are what is being measured.
+		{"net.ipv4.icmp_ratelimit", "0"},
+		{"net.ipv4.icmp_msgs_per_sec", "1000000"},
+		{"net.ipv4.tcp_invalid_ratelimit", "0"},
+	} {
+		if err := writeSysctl(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ifName is the interface name of the link from parent to child, on both
+// ends: "to-<child>" in the parent, "up" in the child.
+func ifDown(child string) string { return "to-" + child }
+
+const ifUp = "up"
+
+// link creates the veth pair between n and its parent, with a wire
+// namespace in the middle when the link has delay or loss.
+func (l *Lab) link(n *Node) error {
+	parentNS, childNS := l.names[n.Parent], l.names[n.Name]
+	if !n.Link.impaired() {
+		return vethPair(parentNS, ifDown(n.Name), childNS, ifUp)
+	}
+	wire := l.names[n.Name] + "-w"
+	if err := newNamespace(wire); err != nil {
+		return err
+	}
+	l.addCloser(func() { netns.DeleteNamed(wire) })
+	l.names[n.Name+"/wire"] = wire
+	if err := InNamespace(wire, baseSysctls); err != nil {
+		return err
+	}
+	if err := vethPair(parentNS, ifDown(n.Name), wire, "a"); err != nil {
+		return err
+	}
+	if err := vethPair(wire, "b", childNS, ifUp); err != nil {
+		return err
+	}
+	for _, e := range [][2]string{{parentNS, ifDown(n.Name)}, {wire, "a"}, {wire, "b"}, {childNS, ifUp}} {
+		if err := InNamespace(e[0], func() error { return noOffload(e[1]) }); err != nil {
+			return err
+		}
+	}
+	w, err := startWire(wire, "a", "b", n.Link)
+	if err != nil {
+		return err
+	}
+	l.wires = append(l.wires, w)
+	l.addCloser(w.Close)
+	return nil
+}
+
+func (k Link) impaired() bool {
+	return k.DelayDown > 0 || k.DelayUp > 0 || k.LossDown > 0 || k.LossUp > 0
+}
+
+// vethPair creates a veth pair with one end in each namespace, both up.
+func vethPair(nsA, nameA, nsB, nameB string) error {
+	b, err := netns.GetFromName(nsB)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = InNamespace(nsA, func() error {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameA, TxQLen: 10000}, PeerName: nameB, PeerNamespace: netlink.NsFd(int(b))}
+		if err := netlink.LinkAdd(v); err != nil {
+			return fmt.Errorf("veth %s/%s: %w", nameA, nameB, err)
+		}
+		link, err := netlink.LinkByName(nameA)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(link)
+	})
+	if err != nil {
+		return err
+	}
+	return InNamespace(nsB, func() error {
+		link, err := netlink.LinkByName(nameB)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(link)
+	})
+}
+
+func addAddr(ifname string, a netip.Addr, bits int) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return err
+	}
+	return netlink.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, 32)}})
+}
+
+// configure puts addresses on n's link, turns on forwarding for routers,
+// and applies a target's TTL, prefix, firewall and listeners.
+func (l *Lab) configure(n *Node) error {
+	k := n.Link
+	if err := l.Do(n.Parent, func() error { return addAddr(ifDown(n.Name), k.ParentSide(), 24) }); err != nil {
+		return err
+	}
+	if err := l.Do(n.Name, func() error {
+		if err := addAddr(ifUp, n.Addr, 24); err != nil {
+			return err
+		}
+		if n.Role == RoleRouter {
+			return writeSysctl("net.ipv4.ip_forward", "1")
+		}
+		if n.InitialTTL != 0 {
+			if err := writeSysctl("net.ipv4.ip_default_ttl", fmt.Sprint(n.InitialTTL)); err != nil {
+				return err
+			}
+		}
+		if n.Prefix.IsValid() {
+			lo, err := netlink.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			p := n.Prefix.Masked()
+			r := &netlink.Route{
+				LinkIndex: lo.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)},
+				Type: unix.RTN_LOCAL, Table: unix.RT_TABLE_LOCAL, Scope: netlink.SCOPE_HOST,
+			}
+			if err := netlink.RouteAdd(r); err != nil {
+				return fmt.Errorf("local route %v: %w", p, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if script := firewallScript(n); script != "" {
+		if err := l.nft(n.Name, script); err != nil {
+			return err
+		}
+	}
+	if script := clampScript(n); script != "" {
+		if err := l.nft(n.Parent, script); err != nil {
+			return err
+		}
+	}
+	if n.Role == RoleTarget && len(n.OpenPorts) > 0 {
+		ls, err := listen(l.names[n.Name], n.OpenPorts)
+		if err != nil {
+			return err
+		}
+		l.addCloser(ls.Close)
+	}
+	return nil
+}
+
+// routes gives every node a route to each address below each of its
+// children, and every node but the prober one route up for the whole lab
+// range. Nobody gets a default route.
+func (l *Lab) routes() error {
+	add := func(node string, dst netip.Prefix, gw netip.Addr, advmss uint16) error {
+		return l.Do(node, func() error {
+			r := &netlink.Route{
+				Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), 32)},
+				Gw:  gw.AsSlice(), AdvMSS: int(advmss),
+			}
+			if err := netlink.RouteAdd(r); err != nil {
+				return fmt.Errorf("route %v via %v in %s: %w", dst, gw, node, err)
+			}
+			return nil
+		})
+	}
+	for _, n := range l.Topo.Nodes {
+		for _, p := range l.Topo.routedBelow(n.Name) {
+			if p == n.Link.Subnet.Masked() {
+				continue // connected
+			}
+			if err := add(n.Parent, p, n.Addr, 0); err != nil {
+				return err
+			}
+		}
+		if err := add(n.Name, LabRange, n.Link.ParentSide(), n.AdvMSS); err != nil {
+			return err
+		}
+		if n.AdvMSS != 0 {
+			// The connected route decides the MSS towards the parent
+			// itself; give it the same advmss.
+			if err := l.Do(n.Name, func() error { return setConnectedAdvMSS(ifUp, n.Link.Subnet.Masked(), n.Addr, n.AdvMSS) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func setConnectedAdvMSS(ifname string, subnet netip.Prefix, src netip.Addr, mss uint16) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return err
+	}
+	r := &netlink.Route{
+		LinkIndex: link.Attrs().Index, Dst: &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(24, 32)},
+		Src: src.AsSlice(), Scope: netlink.SCOPE_LINK, Protocol: unix.RTPROT_KERNEL, AdvMSS: int(mss),
+	}
+	return netlink.RouteReplace(r)
+}

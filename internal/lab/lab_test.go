@@ -1,0 +1,393 @@
+//go:build linux
+
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
+
+// testTopo: prober — r1 — r2 — most targets; slow and lossy hang off r1.
+func testTopo() Topology {
+	return Topology{Nodes: []Node{
+		{Name: "r1", Role: RoleRouter, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
+		{Name: "r2", Role: RoleRouter, Parent: "r1", Addr: ip("198.18.2.2"), Link: Link{Subnet: pfx("198.18.2.0/24")}},
+		{Name: "web", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.10.10"), Link: Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{22, 80, 443}},
+		{Name: "win", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.11.10"), Link: Link{Subnet: pfx("198.18.11.0/24")}, OpenPorts: []uint16{445}, InitialTTL: 128, AdvMSS: 1360},
+		{Name: "fw", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.12.10"), Link: Link{Subnet: pfx("198.18.12.0/24")}, OpenPorts: []uint16{22}, Firewall: []Rule{{0, Drop}}},
+		{Name: "rej", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.13.10"), Link: Link{Subnet: pfx("198.18.13.0/24")},
+			Firewall: []Rule{{23, RejectRST}, {25, RejectPortUnreach}, {26, RejectHostUnreach}, {0, RejectAdminProhibited}}},
+		{Name: "slow", Role: RoleTarget, Parent: "r1", Addr: ip("198.18.14.10"), Link: Link{Subnet: pfx("198.18.14.0/24"), DelayDown: 20 * time.Millisecond, DelayUp: 20 * time.Millisecond}, OpenPorts: []uint16{80}},
+		{Name: "lossy", Role: RoleTarget, Parent: "r1", Addr: ip("198.18.15.10"), Link: Link{Subnet: pfx("198.18.15.0/24"), LossDown: 0.10}, OpenPorts: []uint16{80}},
+		{Name: "clamp", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.16.10"), Link: Link{Subnet: pfx("198.18.16.0/24"), ClampMSS: 1200}, OpenPorts: []uint16{80}},
+		{Name: "big", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.17.10"), Link: Link{Subnet: pfx("198.18.17.0/24")}, OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16")},
+	}}
+}
+
+// dial connects from the prober's namespace with the kernel's own TCP.
+func dial(l *Lab, addr string, timeout time.Duration) (c *net.TCPConn, err error) {
+	err = l.Do(ProberName, func() error {
+		conn, err := net.DialTimeout("tcp4", addr, timeout)
+		if err == nil {
+			c = conn.(*net.TCPConn)
+		}
+		return err
+	})
+	return c, err
+}
+
+func TestLab(t *testing.T) {
+	l := StartT(t, testTopo())
+
+	t.Run("open and closed", func(t *testing.T) {
+		c, err := dial(l, "198.18.10.10:80", 2*time.Second)
+		if err != nil {
+			t.Fatalf("open port: %v", err)
+		}
+		c.Close()
+		if _, err := dial(l, "198.18.10.10:81", 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("closed port: %v, want connection refused", err)
+		}
+	})
+
+	t.Run("TTL two hops away", func(t *testing.T) {
+		for _, c := range []struct {
+			node string
+			want int
+		}{{"web", 62}, {"win", 126}} {
+			if got := udpEchoTTL(t, l, c.node); got != c.want {
+				t.Errorf("%s: reply TTL %d, want %d", c.node, got, c.want)
+			}
+		}
+	})
+
+	t.Run("MSS advertised and clamped", func(t *testing.T) {
+		for _, c := range []struct {
+			addr string
+			want int
+		}{{"198.18.11.10:445", 1360}, {"198.18.16.10:80", 1200}, {"198.18.10.10:80", 1460}} {
+			conn, err := dial(l, c.addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mss, ts := learnedMSS(t, conn)
+			conn.Close()
+			// TCP_MAXSEG is the peer's MSS less the 12 bytes a
+			// timestamps option takes in every segment.
+			if ts {
+				mss += 12
+			}
+			if mss != c.want {
+				t.Errorf("%s: peer MSS %d, want %d", c.addr, mss, c.want)
+			}
+		}
+	})
+
+	t.Run("delay 20ms each way", func(t *testing.T) {
+		var rtts []time.Duration
+		for range 7 {
+			start := time.Now()
+			c, err := dial(l, "198.18.14.10:80", 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rtts = append(rtts, time.Since(start))
+			c.Close()
+		}
+		slices.Sort(rtts)
+		med := rtts[len(rtts)/2]
+		if med < 40*time.Millisecond || med > 44*time.Millisecond {
+			t.Fatalf("median connect time %v over 20ms+20ms, want 40ms within 4ms (all %v)", med, rtts)
+		}
+	})
+
+	t.Run("loss 10 percent", func(t *testing.T) {
+		lost := udpLoss(t, l, "lossy", 1000)
+		// Binomial(1000, 0.1): mean 100, sd 9.5; 60..140 is over 4 sd.
+		if lost < 60 || lost > 140 {
+			t.Fatalf("%d of 1000 lost, want about 100", lost)
+		}
+	})
+
+	t.Run("firewall", func(t *testing.T) {
+		if _, err := dial(l, "198.18.12.10:22", 700*time.Millisecond); !isTimeout(err) {
+			t.Errorf("drop: %v, want a timeout", err)
+		}
+		if _, err := dial(l, "198.18.13.10:23", 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("reject with RST: %v", err)
+		}
+		for _, c := range []struct {
+			port     int
+			errno    error
+			icmpCode int
+			mustICMP bool
+		}{
+			{25, syscall.ECONNREFUSED, 3, true},
+			{26, syscall.EHOSTUNREACH, 1, true},
+			{99, syscall.EHOSTUNREACH, 13, true},
+			{23, syscall.ECONNREFUSED, -1, false},
+		} {
+			code, err := dialWatchingICMP(t, l, fmt.Sprintf("198.18.13.10:%d", c.port))
+			if !errors.Is(err, c.errno) {
+				t.Errorf("port %d: %v, want %v", c.port, err, c.errno)
+			}
+			if code != c.icmpCode {
+				t.Errorf("port %d: ICMP unreachable code %d, want %d (-1: none)", c.port, code, c.icmpCode)
+			}
+		}
+	})
+
+	t.Run("prefix answered by one stack", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 1))
+		for range 5 {
+			a := fmt.Sprintf("198.19.%d.%d:80", rng.IntN(256), rng.IntN(256))
+			c, err := dial(l, a, 2*time.Second)
+			if err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+			if got := c.RemoteAddr().String(); got != a {
+				t.Fatalf("connected to %s, want %s", got, a)
+			}
+			c.Close()
+		}
+	})
+
+	t.Run("no route out of the lab", func(t *testing.T) {
+		for _, dst := range []string{"8.8.8.8:53", "10.0.0.1:80", "127.0.0.2:1"} {
+			err := l.Do(ProberName, func() error {
+				c, err := net.DialTimeout("udp4", dst, time.Second)
+				if err == nil {
+					// UDP connect does the route lookup without sending.
+					c.Close()
+				}
+				return err
+			})
+			if strings.HasPrefix(dst, "127.") {
+				continue // loopback inside the namespace is fine
+			}
+			if !errors.Is(err, syscall.ENETUNREACH) {
+				t.Errorf("%s: %v, want network unreachable", dst, err)
+			}
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func learnedMSS(t *testing.T, c *net.TCPConn) (mss int, timestamps bool) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	rc.Control(func(fd uintptr) {
+		mss, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+		if serr != nil {
+			return
+		}
+		var info *unix.TCPInfo
+		info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if serr == nil {
+			timestamps = info.Options&tcpiOptTimestamps != 0
+		}
+	})
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return mss, timestamps
+}
+
+// udpEchoTTL runs a UDP echo in node's namespace and reads the TTL of the
+// echo as the prober's kernel reports it (IP_RECVTTL).
+func udpEchoTTL(t *testing.T, l *Lab, node string) int {
+	t.Helper()
+	var srv net.PacketConn
+	if err := l.Do(node, func() (err error) { srv, err = net.ListenPacket("udp4", ":7"); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go func() {
+		buf := make([]byte, 64)
+		n, from, err := srv.ReadFrom(buf)
+		if err == nil {
+			srv.WriteTo(buf[:n], from)
+		}
+	}()
+	var cl net.PacketConn
+	if err := l.Do(ProberName, func() (err error) { cl, err = net.ListenPacket("udp4", ":0"); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	p := ipv4.NewPacketConn(cl)
+	if err := p.SetControlMessage(ipv4.FlagTTL, true); err != nil {
+		t.Fatal(err)
+	}
+	dst := &net.UDPAddr{IP: l.Addr(node).AsSlice(), Port: 7}
+	if _, err := p.WriteTo([]byte("ttl?"), nil, dst); err != nil {
+		t.Fatal(err)
+	}
+	p.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64)
+	_, cm, _, err := p.ReadFrom(buf)
+	if err != nil || cm == nil {
+		t.Fatalf("echo from %s: %v", node, err)
+	}
+	return cm.TTL
+}
+
+// udpLoss sends n datagrams from the prober to node and counts how many a
+// plain UDP socket there receives.
+func udpLoss(t *testing.T, l *Lab, node string, n int) int {
+	t.Helper()
+	var srv net.PacketConn
+	if err := l.Do(node, func() (err error) { srv, err = net.ListenPacket("udp4", ":9"); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64)
+		for {
+			srv.SetReadDeadline(time.Now().Add(time.Second))
+			if _, _, err := srv.ReadFrom(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	var cl net.Conn
+	if err := l.Do(ProberName, func() (err error) {
+		cl, err = net.Dial("udp4", net.JoinHostPort(l.Addr(node).String(), "9"))
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range n { // bounded: n datagrams, about 1 ms apart
+		fmt.Fprintf(cl, "%d", i)
+		time.Sleep(time.Millisecond)
+	}
+	<-done
+	return n - int(got.Load())
+}
+
+// dialWatchingICMP connects while a raw ICMP socket (the kernel's, not
+// synprobe's) in the prober's namespace watches for destination-unreachable
+// messages, and returns the code of the first one (-1: none) with the
+// connect error.
+func dialWatchingICMP(t *testing.T, l *Lab, addr string) (int, error) {
+	t.Helper()
+	var fd int
+	if err := l.Do(ProberName, func() (err error) {
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(300 * time.Millisecond))
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	_, err := dial(l, addr, 2*time.Second)
+	buf := make([]byte, 1500)
+	for {
+		n, _, rerr := unix.Recvfrom(fd, buf, 0)
+		if rerr != nil {
+			return -1, err
+		}
+		if n < 22 {
+			continue
+		}
+		ihl := int(buf[0]&0xf) * 4
+		if n >= ihl+2 && buf[ihl] == 3 {
+			return int(buf[ihl+1]), err
+		}
+	}
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	l := StartT(t, Topology{Nodes: []Node{
+		{Name: "r", Role: RoleRouter, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
+		{Name: "t", Role: RoleTarget, Parent: "r", Addr: ip("198.18.2.10"), Link: Link{Subnet: pfx("198.18.2.0/24"), DelayDown: time.Millisecond, ClampMSS: 1000},
+			OpenPorts: []uint16{80}, Firewall: []Rule{{22, Drop}}},
+	}})
+	var names []string
+	for _, n := range l.names {
+		names = append(names, n)
+	}
+	if c, err := dial(l, "198.18.2.10:80", 2*time.Second); err != nil {
+		t.Fatal(err)
+	} else {
+		c.Close()
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.Contains(e.Name(), l.ID) {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+	for _, n := range names {
+		if err := InNamespace(n, func() error { return nil }); err == nil {
+			t.Errorf("namespace %s still enterable", n)
+		}
+	}
+	// veths and nftables tables live in the namespaces; with the
+	// namespaces gone the root namespace must have none of ours.
+	links, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, li := range links {
+		if strings.HasPrefix(li.Name, "to-") || li.Name == ifUp {
+			t.Errorf("interface %s leaked into the root namespace", li.Name)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := []Topology{
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("10.0.0.2"), Link: Link{Subnet: pfx("10.0.0.0/24")}}}},
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: "nobody", Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}},
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.1"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}},
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}, Prefix: pfx("8.8.0.0/16")}}},
+	}
+	for i, topo := range bad {
+		if err := topo.Validate(); err == nil {
+			t.Errorf("topology %d accepted", i)
+		}
+	}
+	good := testTopo()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tcpiOptTimestamps is TCPI_OPT_TIMESTAMPS from linux/tcp.h.
+const tcpiOptTimestamps = 1

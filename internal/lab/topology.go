@@ -1,0 +1,194 @@
+// Package lab builds synprobe's network-namespace lab: real Linux TCP
+// stacks whose behaviour is known in advance, so that every figure synprobe
+// reports can be checked against the truth.
+//
+// A lab is a tree of network namespaces rooted at the prober. Every other
+// node (router or target) hangs off a parent through a Link, a veth pair
+// with its own /24; a Link with delay or loss gets a "wire" namespace in the
+// middle that forwards frames after the delay (see docs/NETLAB.md). Every
+// address is in 198.18.0.0/15, the range RFC 2544 reserves for
+// benchmarking, and the prober's namespace has routes to the lab and to
+// nothing else, so a bug cannot send a packet off the machine.
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// ProberName is the name of the root node, where synprobe runs.
+const ProberName = "prober"
+
+// Topology describes a lab. The prober is implicit; Nodes are routers and
+// targets, each attached to a parent ("prober" or a router).
+// The prober's address on each of its links is that link's .1.
+type Topology struct {
+	Nodes []Node
+}
+
+// Role is what a node does.
+type Role uint8
+
+const (
+	RoleTarget Role = iota + 1 // answers on its ports
+	RoleRouter                 // forwards, taking one off the TTL
+)
+
+// Action is what a firewall rule does to a SYN it matches.
+type Action uint8
+
+const (
+	Drop                  Action = iota + 1 // silently drop
+	RejectRST                               // answer with a TCP RST
+	RejectPortUnreach                       // ICMP port unreachable (3/3)
+	RejectHostUnreach                       // ICMP host unreachable (3/1)
+	RejectAdminProhibited                   // ICMP communication administratively prohibited (3/13)
+)
+
+func (a Action) String() string {
+	switch a {
+	case Drop:
+		return "drop"
+	case RejectRST:
+		return "reject with tcp reset"
+	case RejectPortUnreach:
+		return "reject with icmp port-unreachable"
+	case RejectHostUnreach:
+		return "reject with icmp host-unreachable"
+	case RejectAdminProhibited:
+		return "reject with icmp admin-prohibited"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
+}
+
+// Rule is one firewall rule on a target: Port 0 matches every port. Rules
+// with a port come before the whole-host rule.
+type Rule struct {
+	Port   uint16
+	Action Action
+}
+
+// Link is the connection from a node to its parent. Delays and losses are
+// one-way, per direction: Down is parent→node (towards the target), Up is
+// node→parent.
+type Link struct {
+	// Subnet is the link's /24 in 198.18.0.0/15: the parent takes .1, the
+	// node its Addr (which must be inside it).
+	Subnet             netip.Prefix
+	DelayDown, DelayUp time.Duration
+	LossDown, LossUp   float64 // probability 0..1
+	// ClampMSS, when non-zero, makes the parent (a router) rewrite the
+	// MSS option of SYNs crossing this link in either direction to at
+	// most this value, as `tcp option maxseg size set` does.
+	ClampMSS uint16
+}
+
+// Node is a router or a target.
+type Node struct {
+	Name   string // short, unique: names the namespace too
+	Role   Role
+	Parent string // ProberName or a router's Name
+	Addr   netip.Addr
+	Link   Link
+
+	// Target knobs.
+	OpenPorts  []uint16     // real listening sockets
+	InitialTTL uint8        // net.ipv4.ip_default_ttl; 0 keeps Linux's 64
+	AdvMSS     uint16       // MSS the target advertises; 0 keeps the kernel's choice from the MTU
+	Firewall   []Rule       // on SYNs to this target
+	Prefix     netip.Prefix // also answer for every address in this prefix (local route on lo)
+
+	// Describe says in one line what synprobe should find here (for
+	// `synprobe lab up` and the docs).
+	Describe string
+}
+
+// LabRange is the only address range a lab uses.
+var LabRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// ParentSide is the parent's address on a link: .1 of its subnet.
+func (l Link) ParentSide() netip.Addr {
+	a := l.Subnet.Masked().Addr().As4()
+	a[3] = 1
+	return netip.AddrFrom4(a)
+}
+
+func (t *Topology) node(name string) *Node {
+	for i := range t.Nodes {
+		if t.Nodes[i].Name == name {
+			return &t.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// Validate checks names, parents and that every address is in the lab range.
+func (t *Topology) Validate() error {
+	seen := map[string]bool{ProberName: true}
+	for _, n := range t.Nodes {
+		if n.Name == "" || len(n.Name) > 12 || seen[n.Name] {
+			return fmt.Errorf("lab: node name %q empty, longer than 12 or repeated", n.Name)
+		}
+		seen[n.Name] = true
+	}
+	for _, n := range t.Nodes {
+		if p := t.node(n.Parent); n.Parent != ProberName && (p == nil || p.Role != RoleRouter) {
+			return fmt.Errorf("lab: %s: parent %q is not the prober or a router", n.Name, n.Parent)
+		}
+		if n.Role != RoleTarget && n.Role != RoleRouter {
+			return fmt.Errorf("lab: %s: no role", n.Name)
+		}
+		if !LabRange.Contains(n.Addr) || !n.Link.Subnet.IsValid() || n.Link.Subnet.Bits() != 24 ||
+			!LabRange.Contains(n.Link.Subnet.Addr()) || !n.Link.Subnet.Contains(n.Addr) || n.Addr == n.Link.ParentSide() {
+			return fmt.Errorf("lab: %s: address %v must be in a /24 of %v other than .1 (link %v)", n.Name, n.Addr, LabRange, n.Link.Subnet)
+		}
+		if n.Prefix.IsValid() && (!LabRange.Contains(n.Prefix.Addr()) || n.Prefix.Bits() < 15) {
+			return fmt.Errorf("lab: %s: prefix %v outside %v", n.Name, n.Prefix, LabRange)
+		}
+		if n.Link.LossDown < 0 || n.Link.LossDown > 1 || n.Link.LossUp < 0 || n.Link.LossUp > 1 {
+			return fmt.Errorf("lab: %s: loss must be 0..1", n.Name)
+		}
+	}
+	// No cycles: every parent chain reaches the prober.
+	for _, n := range t.Nodes {
+		cur, steps := n.Parent, 0
+		for cur != ProberName {
+			if steps++; steps > len(t.Nodes) {
+				return fmt.Errorf("lab: %s: parent chain loops", n.Name)
+			}
+			cur = t.node(cur).Parent
+		}
+	}
+	return nil
+}
+
+// Hops is the number of routers between the prober and node name.
+func (t *Topology) Hops(name string) int {
+	h := 0
+	for n := t.node(name); n != nil && n.Parent != ProberName; n = t.node(n.Parent) {
+		h++
+	}
+	return h
+}
+
+// descendants lists the addresses and prefixes reachable below node name
+// (its own included), for the routes its parent needs.
+func (t *Topology) routedBelow(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range t.Nodes {
+		for cur := &n; ; cur = t.node(cur.Parent) {
+			if cur.Name == name {
+				out = append(out, n.Link.Subnet.Masked())
+				if n.Prefix.IsValid() {
+					out = append(out, n.Prefix.Masked())
+				}
+				break
+			}
+			if cur.Parent == ProberName {
+				break
+			}
+		}
+	}
+	return out
+}
