@@ -1,18 +1,126 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/synprobe/synprobe/internal/lab"
 )
 
-// newLabCmd is replaced by the lab work (issue 3).
 func newLabCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "lab",
-		Short: "Build and use the network-namespace lab",
-		RunE: func(*cobra.Command, []string) error {
-			return &exitError{code: exitNoProbe, err: errors.New("lab: not built yet")}
-		},
+		Short: "Build and use the network-namespace lab (as root)",
+		Long: `The lab is a set of network namespaces on this machine: a prober, two
+routers and Linux targets with known behaviour (open and closed ports,
+firewalls, initial TTLs, MSS, delay and loss), all in 198.18.0.0/15. Nothing
+in it can reach outside the machine. See docs/NETLAB.md.`,
 	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "up",
+			Short: "Build the demo lab and print what each target should show",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				if _, err := lab.Up(exe, "lab", "daemon"); err != nil {
+					return &exitError{code: exitNoProbe, err: err}
+				}
+				printDemo(cmd.OutOrStdout())
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "down",
+			Short: "Remove the demo lab and anything a crashed run left behind",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				removed, err := lab.Down()
+				if err != nil {
+					return &exitError{code: exitNoProbe, err: err}
+				}
+				if len(removed) > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "lab down (removed %d leftover namespaces)\n", len(removed))
+				} else {
+					fmt.Fprintln(cmd.OutOrStdout(), "lab down")
+				}
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "status",
+			Short: "Say whether the demo lab is up, and list lab namespaces",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				w := cmd.OutOrStdout()
+				st, err := lab.ReadState()
+				switch {
+				case err == nil && st.Alive():
+					fmt.Fprintf(w, "lab up (daemon pid %d)\n", st.PID)
+				case err == nil:
+					fmt.Fprintf(w, "lab state left by daemon pid %d, which is gone: run synprobe lab down\n", st.PID)
+				default:
+					fmt.Fprintln(w, "lab down")
+				}
+				for _, n := range lab.Leftovers() {
+					fmt.Fprintf(w, "  namespace %s\n", n)
+				}
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "exec -- COMMAND [ARG...]",
+			Short: "Run a command in the lab's prober namespace",
+			Args:  cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				st, err := lab.ReadState()
+				if err != nil || !st.Alive() {
+					return &exitError{code: exitNoProbe, err: errors.New("lab is not up: run synprobe lab up first")}
+				}
+				err = lab.EnterAndExec(st.Namespaces[lab.ProberName], args)
+				return &exitError{code: exitNoProbe, err: err}
+			},
+		},
+		&cobra.Command{
+			Use:    "daemon",
+			Short:  "Hold the demo lab (started by lab up)",
+			Hidden: true,
+			Args:   cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+				defer stop()
+				return lab.Serve(ctx, lab.Demo())
+			},
+		},
+	)
+	return cmd
+}
+
+// printDemo says what is in the demo lab and what synprobe should find.
+func printDemo(w io.Writer) {
+	topo := lab.Demo()
+	fmt.Fprintf(w, "lab up: prober 198.18.1.1 (run commands there with: synprobe lab exec -- COMMAND)\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tHOPS\tWHAT SYNPROBE SHOULD SHOW")
+	nodes := topo.Nodes
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Addr.Less(nodes[j].Addr) })
+	for _, n := range nodes {
+		addr := n.Addr.String()
+		if n.Prefix.IsValid() {
+			addr += " +" + n.Prefix.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Name, addr, topo.Hops(n.Name), n.Describe)
+	}
+	tw.Flush()
 }

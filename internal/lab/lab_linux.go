@@ -460,3 +460,5 @@ func setConnectedAdvMSS(ifname string, subnet netip.Prefix, src netip.Addr, mss 
 	}
 	return netlink.RouteReplace(r)
 }
+
+func lockThread() { runtime.LockOSThread() }

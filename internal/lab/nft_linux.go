@@ -18,6 +18,7 @@ import (
 // namespace and vanish with it.
 
 var actionStmt = map[Action]string{
+	Accept:                "accept",
 	Drop:                  "drop",
 	RejectRST:             "reject with tcp reset",
 	RejectPortUnreach:     "reject with icmp type port-unreachable",

@@ -35,19 +35,23 @@ const (
 	RoleRouter                 // forwards, taking one off the TTL
 )
 
-// Action is what a firewall rule does to a SYN it matches.
+// Action is what a firewall rule does to a SYN it matches. Accept (the
+// zero Action) lets a port through ahead of a whole-host rule.
 type Action uint8
 
 const (
-	Drop                  Action = iota + 1 // silently drop
-	RejectRST                               // answer with a TCP RST
-	RejectPortUnreach                       // ICMP port unreachable (3/3)
-	RejectHostUnreach                       // ICMP host unreachable (3/1)
-	RejectAdminProhibited                   // ICMP communication administratively prohibited (3/13)
+	Accept                Action = iota
+	Drop                         // silently drop
+	RejectRST                    // answer with a TCP RST
+	RejectPortUnreach            // ICMP port unreachable (3/3)
+	RejectHostUnreach            // ICMP host unreachable (3/1)
+	RejectAdminProhibited        // ICMP communication administratively prohibited (3/13)
 )
 
 func (a Action) String() string {
 	switch a {
+	case Accept:
+		return "accept"
 	case Drop:
 		return "drop"
 	case RejectRST:

@@ -1,0 +1,212 @@
+//go:build linux
+
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// The demo lab of `synprobe lab up` outlives the command that built it: its
+// listeners and wires live in a small background process (`synprobe lab
+// daemon`), whose PID and namespaces are kept in a state file.
+
+// DemoID is the lab ID of the demo, so its namespaces are synp-demo-*.
+const DemoID = "demo"
+
+// StateDir holds the demo lab's state file and log.
+var StateDir = "/run/synprobe"
+
+// State is what `synprobe lab status` reads.
+type State struct {
+	PID        int               `json:"pid"`
+	ID         string            `json:"id"`
+	Namespaces map[string]string `json:"namespaces"` // node → namespace
+	Started    time.Time         `json:"started"`
+}
+
+func statePath() string { return filepath.Join(StateDir, "lab.json") }
+
+// LogPath is where the daemon writes what goes wrong.
+func LogPath() string { return filepath.Join(StateDir, "lab.log") }
+
+// ReadState returns the demo lab's state, or os.ErrNotExist when it is down.
+func ReadState() (State, error) {
+	var s State
+	b, err := os.ReadFile(statePath())
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("lab state %s: %w", statePath(), err)
+	}
+	return s, nil
+}
+
+// Alive reports whether the daemon of s still runs.
+func (s State) Alive() bool { return s.PID > 0 && unix.Kill(s.PID, 0) == nil }
+
+// Serve is the daemon: it builds topo with the demo ID, writes the state
+// file, and keeps the lab until ctx is done.
+func Serve(ctx context.Context, topo Topology) error {
+	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		return err
+	}
+	l, err := start(ctx, topo, DemoID)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	st := State{PID: os.Getpid(), ID: l.ID, Namespaces: map[string]string{}, Started: time.Now()}
+	for k, v := range l.names {
+		st.Namespaces[k] = v
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	tmp := statePath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, statePath()); err != nil {
+		return err
+	}
+	defer os.Remove(statePath())
+	<-ctx.Done()
+	return nil
+}
+
+// Up starts the daemon (exe with args, normally "synprobe lab daemon")
+// detached from the terminal and waits until the lab is ready.
+func Up(exe string, args ...string) (State, error) {
+	if st, err := ReadState(); err == nil && st.Alive() {
+		return st, fmt.Errorf("lab is already up (pid %d): run synprobe lab down first", st.PID)
+	}
+	var left []string
+	for _, n := range Leftovers() {
+		if strings.HasPrefix(n, NamePrefix+DemoID+"-") {
+			left = append(left, n)
+		}
+	}
+	if len(left) > 0 {
+		return State{}, fmt.Errorf("namespaces of an earlier lab are still there (%s): run synprobe lab down first", strings.Join(left, ", "))
+	}
+	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		return State{}, err
+	}
+	logf, err := os.Create(LogPath())
+	if err != nil {
+		return State{}, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return State{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(30 * time.Second)
+	for {
+		if st, err := ReadState(); err == nil && st.PID == cmd.Process.Pid {
+			return st, nil
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(LogPath())
+			return State{}, fmt.Errorf("lab daemon exited (%v): %s", err, strings.TrimSpace(string(log)))
+		case <-deadline:
+			cmd.Process.Kill()
+			return State{}, errors.New("lab daemon not ready after 30s; see " + LogPath())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Down stops the daemon and removes every namespace with the lab prefix,
+// the demo's and any a crashed test left, killing processes still inside
+// them. It returns the namespaces it removed.
+func Down() ([]string, error) {
+	if st, err := ReadState(); err == nil && st.Alive() {
+		unix.Kill(st.PID, unix.SIGTERM)
+		for i := 0; i < 100 && st.Alive(); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st.Alive() {
+			unix.Kill(st.PID, unix.SIGKILL)
+		}
+	}
+	os.Remove(statePath())
+	var errs []error
+	left := Leftovers()
+	for _, name := range left {
+		killInside(name)
+		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
+		}
+	}
+	return left, errors.Join(errs...)
+}
+
+// Leftovers lists the namespaces under /run/netns with the lab prefix.
+func Leftovers() []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), NamePrefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// killInside kills every process whose network namespace is name's.
+func killInside(name string) {
+	var want unix.Stat_t
+	if unix.Stat(filepath.Join("/run/netns", name), &want) != nil {
+		return
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join("/proc", p.Name(), "ns/net"), &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// EnterAndExec replaces the current process with argv running inside the
+// namespace ns (for `synprobe lab exec`). It returns only on error.
+func EnterAndExec(ns string, argv []string) error {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return err
+	}
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		return fmt.Errorf("lab namespace %s: %w (is the lab up?)", ns, err)
+	}
+	// execve runs on this thread, so the new program inherits its
+	// namespace; the thread must not be handed to another goroutine
+	// between Set and Exec.
+	lockThread()
+	if err := netns.Set(h); err != nil {
+		return err
+	}
+	return syscall.Exec(path, argv, os.Environ())
+}
