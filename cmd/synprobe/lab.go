@@ -34,10 +34,12 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 				if err != nil {
 					return err
 				}
-				if _, err := lab.Up(exe, "lab", "daemon"); err != nil {
+				st, err := lab.Up(exe, "lab", "daemon")
+				if err != nil {
 					return &exitError{code: exitNoProbe, err: err}
 				}
 				printDemo(cmd.OutOrStdout())
+				fmt.Fprintf(cmd.OutOrStdout(), "\ndelay and loss: %s (see docs/NETLAB.md)\n", st.WireMode)
 				return nil
 			},
 		},

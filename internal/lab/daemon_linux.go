@@ -35,6 +35,7 @@ type State struct {
 	ID         string            `json:"id"`
 	Namespaces map[string]string `json:"namespaces"` // node → namespace
 	Started    time.Time         `json:"started"`
+	WireMode   WireMode          `json:"wire_mode"` // how delay and loss are made
 }
 
 func statePath() string { return filepath.Join(StateDir, "lab.json") }
@@ -69,7 +70,7 @@ func Serve(ctx context.Context, topo Topology) error {
 		return err
 	}
 	defer l.Close()
-	st := State{PID: os.Getpid(), ID: l.ID, Namespaces: map[string]string{}, Started: time.Now()}
+	st := State{PID: os.Getpid(), ID: l.ID, Namespaces: map[string]string{}, Started: time.Now(), WireMode: l.WireMode}
 	for k, v := range l.names {
 		st.Namespaces[k] = v
 	}

@@ -30,9 +30,11 @@ const NamePrefix = "synp-"
 
 // Lab is a running lab. Close removes all of it.
 type Lab struct {
-	ID    string
-	Topo  Topology
-	names map[string]string // node → namespace name
+	ID   string
+	Topo Topology
+	// WireMode says how delay and loss were made, if any link has them.
+	WireMode WireMode
+	names    map[string]string // node → namespace name
 
 	wires   []*wire
 	mu      sync.Mutex
@@ -302,10 +304,17 @@ func (l *Lab) link(n *Node) error {
 			return err
 		}
 	}
+	if ok, err := netemWire(wire, n.Link); err != nil {
+		return err
+	} else if ok {
+		l.WireMode = WireNetem
+		return nil
+	}
 	w, err := startWire(wire, "a", "b", n.Link)
 	if err != nil {
 		return err
 	}
+	l.WireMode = WireUser
 	l.wires = append(l.wires, w)
 	l.addCloser(w.Close)
 	return nil

@@ -13,7 +13,10 @@ var ErrNotSupported = errors.New("the lab needs Linux network namespaces; not su
 
 type Lab struct{ ID string }
 
-type State struct{ PID int }
+type State struct {
+	PID      int
+	WireMode string
+}
 
 func Start(context.Context, Topology) (*Lab, error) { return nil, ErrNotSupported }
 func Serve(context.Context, Topology) error         { return ErrNotSupported }

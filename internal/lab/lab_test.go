@@ -54,6 +54,10 @@ func dial(l *Lab, addr string, timeout time.Duration) (c *net.TCPConn, err error
 
 func TestLab(t *testing.T) {
 	l := StartT(t, testTopo())
+	if l.WireMode != WireNetem && l.WireMode != WireUser {
+		t.Fatalf("links with delay but WireMode %q", l.WireMode)
+	}
+	t.Logf("delay and loss made by: %s", l.WireMode)
 
 	t.Run("open and closed", func(t *testing.T) {
 		c, err := dial(l, "198.18.10.10:80", 2*time.Second)
