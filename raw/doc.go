@@ -1,2 +1,0 @@
-// Package raw moves packets through Linux raw sockets.
-package raw

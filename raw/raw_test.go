@@ -1,0 +1,292 @@
+//go:build linux
+
+package raw
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/synprobe/synprobe/internal/lab"
+	"golang.org/x/sys/unix"
+)
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
+
+// A small lab: prober 198.18.1.1 — r (198.18.1.2) — web, reject, slow, big.
+func testLab(t *testing.T) *lab.Lab {
+	return lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+		{Name: "r", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: ip("198.18.1.2"), Link: lab.Link{Subnet: pfx("198.18.1.0/24")}},
+		{Name: "web", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.10.10"), Link: lab.Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{80}},
+		{Name: "reject", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.13.10"), Link: lab.Link{Subnet: pfx("198.18.13.0/24")},
+			Firewall: []lab.Rule{{Port: 25, Action: lab.RejectPortUnreach}}},
+		{Name: "slow", Role: lab.RoleTarget, Parent: lab.ProberName, Addr: ip("198.18.14.10"),
+			Link: lab.Link{Subnet: pfx("198.18.14.0/24"), DelayDown: 10 * time.Millisecond, DelayUp: 10 * time.Millisecond}, OpenPorts: []uint16{80}},
+		{Name: "big", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.17.10"), Link: lab.Link{Subnet: pfx("198.18.17.0/24")}, OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16")},
+	}})
+}
+
+func listen(t *testing.T, l *lab.Lab, cfg *Config) *Conn {
+	t.Helper()
+	var c *Conn
+	if err := l.Do(lab.ProberName, func() (err error) { c, err = Listen(cfg); return }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// syn builds a SYN with gopacket, an encoder independent of synprobe's.
+func syn(t testing.TB, src, dst netip.Addr, sport, dport uint16, seq uint32) []byte {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Flags: layers.IPv4DontFragment}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Seq: seq, SYN: true, Window: 64240,
+		Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{5, 0xb4}}}}
+	tcp.SetNetworkLayerForChecksum(ip4)
+	sb := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ip4, tcp); err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), sb.Bytes()...)
+}
+
+type reply struct {
+	src    netip.Addr
+	tcp    *layers.TCP
+	icmp   *layers.ICMPv4
+	inner  []byte
+	at     time.Time
+	kernel bool
+}
+
+// collect reads replies until want of them arrived or the deadline.
+func collect(t *testing.T, c *Conn, want int, d time.Duration) []reply {
+	t.Helper()
+	msgs := make([]Incoming, 64)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, 2048)
+	}
+	var out []reply
+	deadline := time.Now().Add(d)
+	for len(out) < want && time.Now().Before(deadline) {
+		c.SetReadDeadline(deadline)
+		n, err := c.ReadBatch(msgs)
+		if err != nil && !os.IsTimeout(err) {
+			t.Fatal(err)
+		}
+		for _, m := range msgs[:n] {
+			p := gopacket.NewPacket(m.Buf[:m.N], layers.LayerTypeIPv4, gopacket.Default)
+			r := reply{at: m.Time, kernel: m.Kernel}
+			if l := p.Layer(layers.LayerTypeIPv4); l != nil {
+				r.src, _ = netip.AddrFromSlice(l.(*layers.IPv4).SrcIP.To4())
+			}
+			if l := p.Layer(layers.LayerTypeTCP); l != nil {
+				r.tcp = l.(*layers.TCP)
+			}
+			if l := p.Layer(layers.LayerTypeICMPv4); l != nil {
+				r.icmp = l.(*layers.ICMPv4)
+				r.inner = r.icmp.Payload
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestHandshakeThroughRawSockets(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	src := l.Addr(lab.ProberName)
+	web := l.Addr("web")
+	pkts := []Outgoing{
+		{syn(t, src, web, 40001, 80, 1000), web},                               // open: SYN-ACK
+		{syn(t, src, web, 40002, 81, 2000), web},                               // closed: RST
+		{syn(t, src, web, 1000, 80, 3000), web},                                // outside the port range: filtered by BPF
+		{syn(t, src, ip("198.18.13.10"), 40003, 25, 4000), ip("198.18.13.10")}, // ICMP port unreachable
+	}
+	if n, err := c.WriteBatch(pkts); n != len(pkts) || err != nil {
+		t.Fatalf("WriteBatch: %d %v", n, err)
+	}
+	got := collect(t, c, 3, 2*time.Second)
+	// Give the out-of-range reply time to arrive, and make sure it doesn't.
+	got = append(got, collect(t, c, 1, 300*time.Millisecond)...)
+	var synack, rst, icmp bool
+	for _, r := range got {
+		switch {
+		case r.tcp != nil && r.tcp.DstPort == 1000:
+			t.Errorf("BPF let through a segment to port 1000")
+		case r.tcp != nil && r.tcp.SYN && r.tcp.ACK && r.tcp.DstPort == 40001:
+			synack = r.tcp.Ack == 1001
+		case r.tcp != nil && r.tcp.RST && r.tcp.DstPort == 40002:
+			rst = r.tcp.Ack == 2001
+		case r.icmp != nil:
+			icmp = r.icmp.TypeCode.Type() == 3 && r.icmp.TypeCode.Code() == 3 && r.src == ip("198.18.13.10")
+		}
+		if !r.kernel {
+			t.Errorf("reply without a kernel receive timestamp")
+		}
+	}
+	if !synack || !rst || !icmp {
+		t.Fatalf("SYN-ACK %v, RST %v, ICMP port-unreachable %v (got %d replies)", synack, rst, icmp, len(got))
+	}
+}
+
+func TestTimestamps(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	if tx, rx := c.KernelTimestamps(); !tx || !rx {
+		t.Fatalf("kernel timestamps tx %v rx %v", tx, rx)
+	}
+	src := l.Addr(lab.ProberName)
+	for _, tc := range []struct {
+		dst      netip.Addr
+		min, max time.Duration
+	}{
+		{l.Addr("web"), 0, 2 * time.Millisecond},
+		{l.Addr("slow"), 19 * time.Millisecond, 24 * time.Millisecond},
+	} {
+		// Warm up: the first packet each way waits for ARP, which crosses
+		// the delayed link too.
+		c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40011, 80, 1), tc.dst}})
+		collect(t, c, 1, 2*time.Second)
+		time.Sleep(10 * time.Millisecond)
+		c.ReadTxTimestamps(make([]TxStamp, 8))
+		before := time.Now()
+		if _, err := c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40010, 80, 77), tc.dst}}); err != nil {
+			t.Fatal(err)
+		}
+		rs := collect(t, c, 1, 2*time.Second)
+		after := time.Now()
+		stamps := make([]TxStamp, 8)
+		for i := range stamps {
+			stamps[i].Buf = make([]byte, 128)
+		}
+		n, err := c.ReadTxTimestamps(stamps)
+		if err != nil || n != 1 || len(rs) != 1 {
+			t.Fatalf("%v: %d tx stamps (%v), %d replies", tc.dst, n, err, len(rs))
+		}
+		st := stamps[0]
+		// The stamp carries its packet: the SYN we sent.
+		p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil || tcp.Seq != 77 || !tcp.SYN || !st.Kernel {
+			t.Fatalf("tx stamp packet %x kernel %v", st.Buf[:st.N], st.Kernel)
+		}
+		rtt := rs[0].at.Sub(st.Time)
+		if st.Time.Before(before.Add(-time.Millisecond)) || rs[0].at.After(after.Add(time.Millisecond)) {
+			t.Errorf("kernel times outside the call: tx %v rx %v, user %v..%v", st.Time, rs[0].at, before, after)
+		}
+		if rtt < tc.min || rtt > tc.max || rtt > after.Sub(before) {
+			t.Errorf("%v: kernel RTT %v, want %v..%v and at most the user-space %v", tc.dst, rtt, tc.min, tc.max, after.Sub(before))
+		}
+	}
+}
+
+func TestBatchOf64(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	src := l.Addr(lab.ProberName)
+	var pkts []Outgoing
+	for i := range 64 {
+		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
+		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst})
+	}
+	if n, err := c.WriteBatch(pkts); n != 64 || err != nil {
+		t.Fatalf("WriteBatch: %d %v", n, err)
+	}
+	got := collect(t, c, 64, 3*time.Second)
+	seen := map[netip.Addr]bool{}
+	for _, r := range got {
+		if r.tcp != nil && r.tcp.SYN && r.tcp.ACK && r.tcp.Ack == uint32(r.tcp.DstPort-40100)+1 {
+			seen[r.src] = true
+		}
+	}
+	if len(seen) != 64 {
+		t.Fatalf("%d of 64 SYN-ACKs", len(seen))
+	}
+}
+
+func TestRoute(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, nil)
+	r, err := c.Route(l.Addr("web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Src != l.Addr(lab.ProberName) || r.Ifname != "to-r" || r.Gateway != ip("198.18.1.2") {
+		t.Fatalf("route %+v", r)
+	}
+	// Nothing outside the lab is routable from the prober.
+	if _, err := c.Route(ip("192.0.2.1")); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("route outside the lab: %v", err)
+	}
+	if _, err := c.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000, 80, 1), ip("192.0.2.1")}}); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("send outside the lab: %v", err)
+	}
+}
+
+func TestWithoutCapNetRaw(t *testing.T) {
+	l := testLab(t)
+	err := l.Do(lab.ProberName, func() error {
+		// Capabilities are per thread: drop CAP_NET_RAW from this one
+		// (Do's thread is never reused) and try to open the sockets.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			return err
+		}
+		data[0].Effective &^= 1 << unix.CAP_NET_RAW
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			return err
+		}
+		runtime.LockOSThread()
+		_, err := Listen(nil)
+		return err
+	})
+	if !errors.Is(err, ErrPermission) {
+		t.Fatalf("Listen without CAP_NET_RAW: %v", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "run as root") || !strings.Contains(msg, "setcap cap_net_raw") {
+		t.Fatalf("message %q must be one line naming both fixes", msg)
+	}
+}
+
+func TestAllocations(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	src := l.Addr(lab.ProberName)
+	dst := ip("198.19.1.1")
+	batch := make([]Outgoing, 64)
+	for i := range batch {
+		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 9, 1), dst}
+	}
+	msgs := make([]Incoming, 64)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, 1500)
+	}
+	stamps := make([]TxStamp, 64)
+	for i := range stamps {
+		stamps[i].Buf = make([]byte, 128)
+	}
+	a := testing.AllocsPerRun(20, func() {
+		c.WriteBatch(batch)
+		time.Sleep(2 * time.Millisecond)
+		c.ReadTxTimestamps(stamps)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		c.ReadBatch(msgs)
+	})
+	// x/net's batch calls build their message headers per call; this
+	// bounds what that costs per packet until raw has its own mmsg path.
+	t.Logf("%.1f allocations per batch of 64 sends, 64 tx stamps, and a receive batch", a)
+	if a/64 > 8 {
+		t.Errorf("%.1f allocations per batch: more than 8 per packet", a)
+	}
+}
+
