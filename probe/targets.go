@@ -73,20 +73,8 @@ func (t *TargetSet) At(i uint64) netip.Addr {
 
 // Contains reports whether a is in the set.
 func (t *TargetSet) Contains(a netip.Addr) bool {
-	if !a.Is4() {
-		return false
-	}
-	v := u32(a)
-	k, _ := slices.BinarySearchFunc(t.ranges, v, func(s span, v uint32) int {
-		switch {
-		case s.hi < v:
-			return -1
-		case s.lo > v:
-			return 1
-		}
-		return 0
-	})
-	return k < len(t.ranges) && t.ranges[k].lo <= v && v <= t.ranges[k].hi
+	_, ok := t.Index(a)
+	return ok
 }
 
 // Ranges returns the set as sorted, disjoint inclusive ranges.
@@ -164,4 +152,25 @@ func u32(a netip.Addr) uint32 {
 
 func addrOf(v uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// Index returns the position of a in the set (the i with At(i) == a).
+func (t *TargetSet) Index(a netip.Addr) (uint64, bool) {
+	if !a.Is4() {
+		return 0, false
+	}
+	v := u32(a)
+	k, _ := slices.BinarySearchFunc(t.ranges, v, func(s span, v uint32) int {
+		switch {
+		case s.hi < v:
+			return -1
+		case s.lo > v:
+			return 1
+		}
+		return 0
+	})
+	if k < len(t.ranges) && t.ranges[k].lo <= v && v <= t.ranges[k].hi {
+		return t.starts[k] + uint64(v-t.ranges[k].lo), true
+	}
+	return 0, false
 }

@@ -39,6 +39,9 @@ func TestTargetSetAgainstBruteForce(t *testing.T) {
 		prev := uint32(0)
 		for i := uint64(0); i < ts.Len(); i++ {
 			v := u32(ts.At(i))
+			if j, ok := ts.Index(addrOf(v)); !ok || j != i {
+				t.Fatalf("iter %d: Index(At(%d)) = %d, %v", iter, i, j, ok)
+			}
 			if !want[v] || (i > 0 && v <= prev) {
 				t.Fatalf("iter %d: At(%d) = %v: not in set or not ascending", iter, i, addrOf(v))
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -23,8 +24,9 @@ import (
 // thread that called Listen: one IP_HDRINCL socket to send (with software
 // transmit timestamps on its error queue), one raw TCP and one raw ICMP
 // socket to receive, each behind a BPF filter, and a netlink handle for
-// route lookups. After Listen it may be used from any goroutine; Write*
-// and Read* calls of one kind must not run concurrently with each other.
+// route lookups. After Listen it may be used from any goroutine: WriteBatch
+// from several at once (it locks per batch), ReadBatch and ReadTxTimestamps
+// each from one at a time.
 type Conn struct {
 	cfg Config
 
@@ -49,6 +51,7 @@ type Conn struct {
 	ebuf   []byte
 
 	// userTx holds user-space transmit times when the kernel gives none.
+	wmu       sync.Mutex // WriteBatch may be called from several goroutines
 	userTx    []TxStamp
 	userTxLen int
 	failures  int
@@ -202,6 +205,8 @@ func icmpFilter() []bpf.RawInstruction {
 // it and go on); EPERM is ErrFirewall; after MaxConsecutiveFailures failed
 // sends in a row, ErrTooManyFailures.
 func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if len(pkts) > batchMax {
 		pkts = pkts[:batchMax]
 	}
@@ -345,6 +350,8 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 // gives none. It never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if !c.kernelTx {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
 		n := 0
 		for n < len(out) && n < c.userTxLen {
 			out[n].N = copy(out[n].Buf[:cap(out[n].Buf)], c.userTx[n].Buf[:c.userTx[n].N])

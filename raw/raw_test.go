@@ -289,4 +289,3 @@ func TestAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations per batch: more than 8 per packet", a)
 	}
 }
-

@@ -1,0 +1,225 @@
+//go:build linux
+
+package probe
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/internal/lab"
+)
+
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
+
+// openInLab opens raw sockets in the lab's prober namespace.
+func openInLab(t *testing.T, l *lab.Lab) Conn {
+	t.Helper()
+	var c Conn
+	if err := l.Do(lab.ProberName, func() (err error) { c, err = OpenRaw(nil); return }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func targets(t *testing.T, addrs ...string) *TargetSet {
+	t.Helper()
+	var rs []AddrRange
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			rs = append(rs, RangeOf(p))
+		} else {
+			rs = append(rs, AddrRange{mustAddr(a), mustAddr(a)})
+		}
+	}
+	ts, err := NewTargetSet(rs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+type collector struct {
+	mu sync.Mutex
+	rs []Result
+}
+
+func (c *collector) add(r Result) { c.mu.Lock(); c.rs = append(c.rs, r); c.mu.Unlock() }
+
+func (c *collector) get(a string, port uint16) []Result {
+	var out []Result
+	for _, r := range c.rs {
+		if r.Addr == mustAddr(a) && r.Port == port {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func scan(t *testing.T, conn Conn, cfg ScanConfig) (*collector, *Progress) {
+	t.Helper()
+	var c collector
+	var prog Progress
+	if cfg.Rate == 0 {
+		cfg.Rate = 2000
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 500 * time.Millisecond
+	}
+	if err := Scan(context.Background(), cfg, conn, c.add, &prog); err != nil {
+		t.Fatal(err)
+	}
+	return &c, &prog
+}
+
+func TestScanDemoLab(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	c, prog := scan(t, conn, ScanConfig{
+		Targets: targets(t, "198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.16.10"),
+		Ports:   []uint16{22, 23, 25, 26, 80, 81, 445},
+		Retries: 1,
+	})
+	// Every target:port settled exactly once.
+	if len(c.rs) != 6*7 {
+		t.Fatalf("%d results, want 42", len(c.rs))
+	}
+	seen := map[netip.AddrPort]bool{}
+	for _, r := range c.rs {
+		if seen[r.AddrPort()] {
+			t.Fatalf("%v reported twice", r.AddrPort())
+		}
+		seen[r.AddrPort()] = true
+	}
+	want := []struct {
+		addr   string
+		port   uint16
+		state  State
+		reason Reason
+		ttl    uint8
+		init   uint8
+		hops   uint8
+		mss    uint16
+	}{
+		{"198.18.10.10", 22, StateOpen, ReasonSynAck, 62, 64, 2, 1460},
+		{"198.18.10.10", 80, StateOpen, ReasonSynAck, 62, 64, 2, 1460},
+		{"198.18.10.10", 81, StateClosed, ReasonRST, 62, 64, 2, 0},
+		{"198.18.11.10", 445, StateOpen, ReasonSynAck, 126, 128, 2, 1360},
+		{"198.18.11.10", 80, StateClosed, ReasonRST, 126, 128, 2, 0},
+		{"198.18.3.10", 22, StateOpen, ReasonSynAck, 254, 255, 1, 1460},
+		{"198.18.16.10", 80, StateOpen, ReasonSynAck, 62, 64, 2, 1200},
+		{"198.18.12.10", 22, StateFiltered, ReasonNoResponse, 0, 0, 0, 0},
+		{"198.18.12.10", 80, StateFiltered, ReasonNoResponse, 0, 0, 0, 0},
+		{"198.18.13.10", 80, StateOpen, ReasonSynAck, 62, 64, 2, 1460},
+		{"198.18.13.10", 23, StateClosed, ReasonRST, 62, 64, 2, 0},
+		{"198.18.13.10", 25, StateFiltered, "port-unreachable", 62, 64, 2, 0},
+		{"198.18.13.10", 26, StateFiltered, "host-unreachable", 62, 64, 2, 0},
+		{"198.18.13.10", 445, StateFiltered, "admin-prohibited", 62, 64, 2, 0},
+	}
+	for _, w := range want {
+		rs := c.get(w.addr, w.port)
+		if len(rs) != 1 {
+			t.Errorf("%s:%d: %d results", w.addr, w.port, len(rs))
+			continue
+		}
+		r := rs[0]
+		if r.State != w.state || r.Reason != w.reason {
+			t.Errorf("%s:%d: %v/%v, want %v/%v", w.addr, w.port, r.State, r.Reason, w.state, w.reason)
+		}
+		if w.ttl != 0 && (r.Has&HasTTL == 0 || r.TTL != w.ttl || r.InitialTTL != w.init || r.Hops != w.hops) {
+			t.Errorf("%s:%d: TTL %d initial %d hops %d, want %d %d %d", w.addr, w.port, r.TTL, r.InitialTTL, r.Hops, w.ttl, w.init, w.hops)
+		}
+		if w.mss != 0 && (r.Has&HasMSS == 0 || r.MSS != w.mss) {
+			t.Errorf("%s:%d: MSS %d (has %v), want %d", w.addr, w.port, r.MSS, r.Has&HasMSS != 0, w.mss)
+		}
+		if w.mss == 0 && r.Has&HasMSS != 0 {
+			t.Errorf("%s:%d: MSS %d reported on a reply without one", w.addr, w.port, r.MSS)
+		}
+		if w.ttl != 0 && (r.Has&HasRTT == 0 || r.Clock != ClockKernel || r.RTT <= 0 || r.RTT > 50*time.Millisecond) {
+			t.Errorf("%s:%d: RTT %v clock %v", w.addr, w.port, r.RTT, r.Clock)
+		}
+		if w.reason == ReasonNoResponse && r.Tries != 2 {
+			t.Errorf("%s:%d: %d tries, want 2", w.addr, w.port, r.Tries)
+		}
+	}
+	if prog.Malformed.Load() != 0 {
+		t.Errorf("%d malformed replies from real stacks", prog.Malformed.Load())
+	}
+	if prog.Resets.Load() == 0 {
+		t.Error("no RST sent after the SYN-ACKs")
+	}
+}
+
+func TestPingRepeats(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	var rs []Result
+	sports := map[uint16]int{}
+	capture := func(dir Direction, pkt []byte, _ time.Time) {
+		var p craft.Packet
+		if dir == Sent && p.Decode(pkt) == nil && p.TCP.Flags == craft.FlagSYN {
+			sports[p.TCP.SrcPort]++
+		}
+	}
+	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.10.10:80"), Count: 100,
+		Interval: 10 * time.Millisecond, Capture: capture}, conn, func(r Result) { rs = append(rs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 100 || sum.Received != 100 || len(rs) != 100 {
+		t.Fatalf("summary %+v, %d results", sum, len(rs))
+	}
+	for i, r := range rs {
+		if r.Seq != i+1 || r.State != StateOpen || r.Clock != ClockKernel {
+			t.Fatalf("probe %d: %+v", i+1, r)
+		}
+	}
+	// Every probe a fresh 4-tuple: 100 SYNs from 100 source ports.
+	if len(sports) != 100 {
+		t.Fatalf("100 SYNs used %d source ports", len(sports))
+	}
+}
+
+func TestPingLatencyOverDelayedLink(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	var rtts []time.Duration
+	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.14.10:80"), Count: 10,
+		Interval: 20 * time.Millisecond}, conn, func(r Result) {
+		if r.Has&HasRTT != 0 {
+			rtts = append(rtts, r.RTT)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(rtts)
+	// The first probe also waits for ARP across the delayed link.
+	if sum.Received != 10 || sum.P50 < 40*time.Millisecond || sum.P50 > 42*time.Millisecond {
+		t.Fatalf("summary %+v", sum)
+	}
+}
+
+func TestRecallSlash16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("65,536 probes")
+	}
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	c, prog := scan(t, conn, ScanConfig{Targets: targets(t, "198.19.0.0/16"), Ports: []uint16{80}, Rate: 50000, NoReset: true})
+	open := 0
+	for _, r := range c.rs {
+		if r.State == StateOpen {
+			open++
+		}
+	}
+	if open != 65536 || len(c.rs) != 65536 || prog.Duplicates.Load() != 0 {
+		t.Fatalf("%d open of %d results, %d duplicates; progress %+v", open, len(c.rs), prog.Duplicates.Load(), prog)
+	}
+}

@@ -1,0 +1,237 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
+)
+
+// PingConfig describes a ping: Count fresh handshakes with one target:port,
+// Interval apart.
+type PingConfig struct {
+	Target   netip.AddrPort
+	Count    int           // required
+	Interval time.Duration // 1s
+	// Timeout is the longest wait for one reply (1s); once replies come
+	// in, an RFC 6298 estimator shortens it to SRTT + 4·RTTVAR, within
+	// [MinTimeout, Timeout].
+	Timeout    time.Duration
+	MinTimeout time.Duration // 50ms
+
+	Source                     netip.Addr
+	SourcePortLo, SourcePortHi uint16
+	TTL                        uint8
+	MSS                        uint16
+	Window                     uint16
+	Layout                     craft.Layout
+	NoReset                    bool
+
+	Logger  zerolog.Logger
+	Capture CaptureFunc
+}
+
+// Ping sends cfg.Count probes and calls emit with each one's Result (Seq
+// 1..Count) as it settles; it returns the Summary of those sent. After ctx
+// is cancelled it stops, waits for the probe in flight, and summarizes what
+// was sent.
+func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Summary, error) {
+	if cfg.Count <= 0 {
+		return Summary{}, errors.New("count must be positive")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.MinTimeout <= 0 {
+		cfg.MinTimeout = 50 * time.Millisecond
+	}
+	cfg.MinTimeout = min(cfg.MinTimeout, cfg.Timeout)
+	ts, err := NewTargetSet([]AddrRange{{cfg.Target.Addr(), cfg.Target.Addr()}}, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	lo, hi := cfg.SourcePortLo, cfg.SourcePortHi
+	if lo == 0 && hi == 0 {
+		lo, hi = 32768, 61000
+	}
+	if int(hi)-int(lo)+1 < cfg.Count {
+		// Every probe has its own source port; beyond the range they
+		// would repeat 4-tuples, so a long ping wraps around it.
+		cfg.Count = min(cfg.Count, int(hi)-int(lo)+1)
+	}
+	s, err := newScanner(ScanConfig{Targets: ts, Ports: []uint16{cfg.Target.Port()}, Rate: 1, Retries: cfg.Count - 1,
+		Timeout: cfg.Timeout, Source: cfg.Source, SourcePortLo: lo, SourcePortHi: hi, TTL: cfg.TTL, MSS: cfg.MSS,
+		Window: cfg.Window, Layout: cfg.Layout, NoReset: cfg.NoReset, Logger: cfg.Logger, Capture: cfg.Capture}, conn, nil, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	p := &pinger{s: s, cfg: cfg, emit: emit}
+	return p.run(ctx)
+}
+
+type pinger struct {
+	s       *scanner
+	cfg     PingConfig
+	emit    func(Result)
+	rto     RTO
+	results []Result
+	got     Result
+	gotOK   bool
+}
+
+func (p *pinger) run(ctx context.Context) (Summary, error) {
+	s := p.s
+	dst, dport := p.cfg.Target.Addr(), p.cfg.Target.Port()
+	buf := make([]byte, s.tpl.Len())
+	msgs := make([]raw.Incoming, 16)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, 2048)
+	}
+	stamps := make([]raw.TxStamp, 16)
+	for i := range stamps {
+		stamps[i].Buf = make([]byte, 128)
+	}
+	// Route every settled reply of the scanner's validation to this ping.
+	s.emit = func(r Result) { p.got, p.gotOK = r, true }
+	next := time.Now()
+	var err error
+	for seq := 1; seq <= p.cfg.Count; seq++ {
+		if !sleepUntil(ctx, next) {
+			break
+		}
+		next = next.Add(p.cfg.Interval)
+		try := seq - 1
+		sport := s.sport(dst, dport, try)
+		n, werr := s.tpl.Write(buf, s.src, dst, sport, dport, s.ck.isn(s.src, dst, sport, dport), uint16(seq))
+		if werr != nil {
+			return p.summary(), werr
+		}
+		sentAt := time.Now()
+		if _, werr := s.conn.WriteBatch([]raw.Outgoing{{Buf: buf[:n], Dst: dst}}); werr != nil {
+			if errors.Is(werr, raw.ErrNoRoute) {
+				p.record(Result{Addr: dst, Port: dport, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Seq: seq, Time: sentAt})
+				continue
+			}
+			err = werr
+			break
+		}
+		if s.cfg.Capture != nil {
+			s.cfg.Capture(Sent, buf[:n], sentAt)
+		}
+		wait := p.cfg.Timeout
+		if p.rto.Valid() {
+			wait = min(max(p.rto.RTO(), p.cfg.MinTimeout), p.cfg.Timeout)
+		}
+		r, rerr := p.await(ctx, sentAt.Add(wait), try, msgs, stamps)
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		r.Seq = seq
+		if r.State == 0 {
+			r = Result{Addr: dst, Port: dport, State: StateFiltered, Reason: ReasonNoResponse, Tries: 1, Seq: seq, Time: time.Now()}
+		}
+		if r.Has&HasRTT != 0 && (r.State == StateOpen || r.State == StateClosed) {
+			p.rto.Update(r.RTT)
+		}
+		p.record(r)
+	}
+	return p.summary(), err
+}
+
+func (p *pinger) record(r Result) {
+	r.Tries = 1
+	p.results = append(p.results, r)
+	if p.emit != nil {
+		p.emit(r)
+	}
+}
+
+func (p *pinger) summary() Summary { return Summarize(p.results) }
+
+// await reads replies until the one for try arrives or deadline passes.
+// Replies to earlier tries that come late are counted as duplicates by
+// the scanner's validation and do not settle this one.
+func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []raw.Incoming, stamps []raw.TxStamp) (Result, error) {
+	s := p.s
+	p.gotOK = false
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		s.drainTx(stamps)
+		rd := time.Now().Add(50 * time.Millisecond)
+		if deadline.Before(rd) {
+			rd = deadline
+		}
+		s.conn.SetReadDeadline(rd)
+		n, err := s.conn.ReadBatch(msgs)
+		if err != nil && !os.IsTimeout(err) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return Result{}, fmt.Errorf("receive: %w", err)
+		}
+		if n > 0 {
+			s.drainTx(stamps)
+		}
+		for i := range msgs[:n] {
+			// A fresh "answered" bit per probe: ping keeps one per try.
+			s.answered[0].Store(0)
+			s.handle(&msgs[i])
+			for k, pe := range s.pending { // ICMP settles a ping at once
+				delete(s.pending, k)
+				p.got, p.gotOK = pe.r, true
+			}
+			if p.gotOK && p.got.Tries == try+1 {
+				return p.got, nil
+			}
+			p.gotOK = false
+		}
+	}
+	return Result{}, nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	if d := time.Until(t); d > 0 {
+		return sleepCtx(ctx, d)
+	}
+	return ctx.Err() == nil
+}
+
+// RTO is the RFC 6298 retransmission-timeout estimator, used here to size
+// the wait for each ping's reply from the latencies already measured.
+type RTO struct {
+	srtt, rttvar time.Duration
+	valid        bool
+}
+
+// clockGranularity is G in RFC 6298: the floor of the variance term.
+const clockGranularity = time.Millisecond
+
+// Update takes one RTT measurement (RFC 6298 section 2.2 and 2.3).
+func (e *RTO) Update(r time.Duration) {
+	if !e.valid {
+		e.srtt, e.rttvar, e.valid = r, r/2, true
+		return
+	}
+	d := e.srtt - r
+	if d < 0 {
+		d = -d
+	}
+	e.rttvar = (3*e.rttvar + d) / 4 // beta = 1/4
+	e.srtt = (7*e.srtt + r) / 8     // alpha = 1/8
+}
+
+// Valid reports whether any measurement was taken.
+func (e *RTO) Valid() bool { return e.valid }
+
+// SRTT and RTTVAR are the smoothed RTT and its variation.
+func (e *RTO) SRTT() time.Duration   { return e.srtt }
+func (e *RTO) RTTVAR() time.Duration { return e.rttvar }
+
+// RTO is SRTT + max(G, 4·RTTVAR).
+func (e *RTO) RTO() time.Duration { return e.srtt + max(clockGranularity, 4*e.rttvar) }

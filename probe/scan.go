@@ -1,0 +1,647 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
+)
+
+// ReasonNoRoute: the kernel had no route to the target.
+const ReasonNoRoute Reason = "no-route"
+
+// ScanConfig describes a scan. Zero values take the defaults noted.
+type ScanConfig struct {
+	Targets *TargetSet
+	Ports   []uint16
+
+	Rate     int           // packets per second; required
+	Retries  int           // extra tries for unanswered probes
+	Timeout  time.Duration // wait after each pass before retrying; 1s
+	Cooldown time.Duration // wait after the last send; Timeout
+	Shard    int           // 1-based shard of Shards; 1
+	Shards   int           // 1
+	Seed     uint64
+
+	Source                     netip.Addr // from the route to the first target when invalid
+	SourcePortLo, SourcePortHi uint16     // 32768..61000 when zero
+	TTL                        uint8      // 64
+	MSS                        uint16     // 1460
+	Window                     uint16     // 64240
+	Layout                     craft.Layout
+	NoReset                    bool
+
+	Logger  zerolog.Logger
+	Capture CaptureFunc
+}
+
+// Progress counts what a scan has done so far; read it with atomic loads
+// while the scan runs.
+type Progress struct {
+	Total                  uint64 // probes in the first pass
+	Sent, Replies, Open    atomic.Uint64
+	Closed, Filtered       atomic.Uint64
+	Duplicates, Malformed  atomic.Uint64
+	Unmatched, Resets      atomic.Uint64
+	TxKernel, TxUser       atomic.Uint64
+	NoRoute, Retransmitted atomic.Uint64
+}
+
+// Scan probes every target x port of cfg and calls emit once for each with
+// its settled Result, from one goroutine at a time. It returns when every
+// probe is settled, or after ctx is cancelled, the cooldown waited out and
+// every result already known emitted. prog, if not nil, is updated as the
+// scan goes.
+func Scan(ctx context.Context, cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) error {
+	s, err := newScanner(cfg, conn, emit, prog)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx)
+}
+
+type scanner struct {
+	cfg   ScanConfig
+	conn  Conn
+	emit  func(Result)
+	prog  *Progress
+	log   zerolog.Logger
+	ck    *cookies
+	tpl   *craft.SYNTemplate
+	order *order
+	src   netip.Addr
+	tries int
+
+	nPorts    uint64
+	portIndex []int32 // port → index in cfg.Ports, -1 when not scanned
+	answered  []atomic.Uint64
+	n         uint64
+
+	portLo, portRange uint32
+	walkedTries       int
+	sentPositions     uint64 // positions of the first pass that were sent
+
+	// Receiver state: touched only by the receiving goroutine (and by the
+	// final flush after it stopped).
+	txTimes map[uint64]txTime
+	pending map[uint64]pendingICMP
+	rxPkt   craft.Packet
+	rstBuf  [64]byte
+	emitMu  sync.Mutex
+}
+
+type txTime struct {
+	t      time.Time
+	kernel bool
+}
+
+type pendingICMP struct {
+	r       Result
+	expires time.Time
+}
+
+func newScanner(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*scanner, error) {
+	if cfg.Targets == nil || cfg.Targets.Len() == 0 {
+		return nil, errors.New("no targets")
+	}
+	if len(cfg.Ports) == 0 {
+		return nil, errors.New("no ports")
+	}
+	if cfg.Rate <= 0 {
+		return nil, errors.New("rate must be positive")
+	}
+	if cfg.Retries < 0 {
+		return nil, errors.New("retries must not be negative")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.Cooldown == 0 {
+		cfg.Cooldown = cfg.Timeout
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards, cfg.Shard = 1, 1
+	}
+	if cfg.SourcePortLo == 0 && cfg.SourcePortHi == 0 {
+		cfg.SourcePortLo, cfg.SourcePortHi = 32768, 61000
+	}
+	if cfg.SourcePortHi < cfg.SourcePortLo {
+		return nil, fmt.Errorf("source port range %d-%d is inverted", cfg.SourcePortLo, cfg.SourcePortHi)
+	}
+	if prog == nil {
+		prog = &Progress{}
+	}
+	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, tries: cfg.Retries + 1,
+		portLo: uint32(cfg.SourcePortLo), portRange: uint32(cfg.SourcePortHi) - uint32(cfg.SourcePortLo) + 1,
+		txTimes: make(map[uint64]txTime, 1024), pending: map[uint64]pendingICMP{}}
+	if uint32(s.tries) > s.portRange {
+		return nil, fmt.Errorf("%d tries need as many source ports; the range has %d", s.tries, s.portRange)
+	}
+	s.nPorts = uint64(len(cfg.Ports))
+	s.portIndex = make([]int32, 65536)
+	for i := range s.portIndex {
+		s.portIndex[i] = -1
+	}
+	for i, p := range cfg.Ports {
+		if s.portIndex[p] >= 0 {
+			return nil, fmt.Errorf("port %d listed twice", p)
+		}
+		s.portIndex[p] = int32(i)
+	}
+	s.n = cfg.Targets.Len() * s.nPorts
+	var err error
+	if s.order, err = newOrder(s.n, cfg.Seed, cfg.Shard-1, cfg.Shards); err != nil {
+		return nil, err
+	}
+	s.answered = make([]atomic.Uint64, (s.n+63)/64)
+	if s.ck, err = newCookies(); err != nil {
+		return nil, err
+	}
+	s.src = cfg.Source
+	if !s.src.IsValid() {
+		r, err := conn.Route(cfg.Targets.At(0))
+		if err != nil {
+			return nil, err
+		}
+		s.src = r.Src
+	}
+	if !s.src.Is4() {
+		return nil, fmt.Errorf("source address %v is not IPv4", s.src)
+	}
+	s.tpl, err = craft.NewSYNTemplate(craft.SYNConfig{Src: s.src, TTL: cfg.TTL, MSS: cfg.MSS, Window: cfg.Window,
+		Layout: cfg.Layout, DF: true, TSval: uint32(time.Now().UnixMilli())})
+	if err != nil {
+		return nil, err
+	}
+	prog.Total = s.order.count
+	return s, nil
+}
+
+func (s *scanner) isAnswered(idx uint64) bool {
+	return s.answered[idx/64].Load()&(1<<(idx%64)) != 0
+}
+
+// markAnswered sets idx's bit and reports whether it was clear.
+func (s *scanner) markAnswered(idx uint64) bool {
+	bit := uint64(1) << (idx % 64)
+	return s.answered[idx/64].Or(bit)&bit == 0
+}
+
+func (s *scanner) probeOf(idx uint64) (netip.Addr, uint16) {
+	return s.cfg.Targets.At(idx / s.nPorts), s.cfg.Ports[idx%s.nPorts]
+}
+
+func (s *scanner) sport(dst netip.Addr, dport uint16, try int) uint16 {
+	return uint16(s.portLo + (s.ck.portBase(dst, dport)+uint32(try))%s.portRange)
+}
+
+// tryOf reads back the try number from the source port a reply came to,
+// or -1 when the port is not one synprobe used for this target:port.
+func (s *scanner) tryOf(dst netip.Addr, dport, sport uint16) int {
+	if uint32(sport) < s.portLo || uint32(sport)-s.portLo >= s.portRange {
+		return -1
+	}
+	k := (uint32(sport) - s.portLo + s.portRange - s.ck.portBase(dst, dport)%s.portRange) % s.portRange
+	if k >= uint32(s.tries) {
+		return -1
+	}
+	return int(k)
+}
+
+func key(dst netip.Addr, dport, sport uint16) uint64 {
+	return uint64(u32(dst))<<32 | uint64(dport)<<16 | uint64(sport)
+}
+
+func (s *scanner) run(ctx context.Context) error {
+	stop := make(chan struct{})
+	rxDone := make(chan error, 1)
+	go func() { rxDone <- s.receive(stop) }()
+
+	sendErr := s.send(ctx)
+
+	// Cooldown: late replies still count. Cancellation does not skip it:
+	// what is already on the wire is still worth reading.
+	time.Sleep(s.cfg.Cooldown)
+	close(stop)
+	rxErr := <-rxDone
+	s.flush()
+	if sendErr != nil {
+		return sendErr
+	}
+	if rxErr != nil {
+		return rxErr
+	}
+	return nil
+}
+
+// send walks the order once per try, pacing batches to cfg.Rate.
+func (s *scanner) send(ctx context.Context) error {
+	batchSize := min(max(s.cfg.Rate/200, 1), 64)
+	bufs := make([][]byte, batchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, s.tpl.Len())
+	}
+	out := make([]raw.Outgoing, 0, batchSize)
+	interval := time.Second / time.Duration(s.cfg.Rate)
+	start := time.Now()
+	var sent uint64
+	var sendErr error
+	flush := func() bool {
+		if len(out) == 0 {
+			return true
+		}
+		// Pace on an absolute schedule: the k'th packet leaves at
+		// start + k/rate. A scan that fell behind by more than a batch
+		// restarts its schedule instead of bursting to catch up.
+		due := start.Add(time.Duration(sent) * interval)
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		} else if -wait > time.Duration(2*batchSize)*interval {
+			start, sent = time.Now(), 0
+		}
+		i := 0
+		for i < len(out) {
+			n, err := s.conn.WriteBatch(out[i:])
+			now := time.Now()
+			for _, p := range out[i : i+n] {
+				if s.cfg.Capture != nil {
+					s.cfg.Capture(Sent, p.Buf, now)
+				}
+			}
+			i += n
+			s.prog.Sent.Add(uint64(n))
+			sent += uint64(n)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, raw.ErrNoRoute) && i < len(out) {
+				s.noRoute(out[i])
+				i++
+				continue
+			}
+			sendErr = err
+			return false
+		}
+		out = out[:0]
+		return true
+	}
+	for try := 0; try < s.tries; try++ {
+		if try > 0 {
+			// Give the previous pass's replies time to come back.
+			if !sleepCtx(ctx, s.cfg.Timeout) || s.allAnswered() {
+				break
+			}
+		}
+		walked := s.order.walk(0, func(idx uint64) bool {
+			if ctx.Err() != nil {
+				return false
+			}
+			if try > 0 {
+				if s.isAnswered(idx) {
+					return true
+				}
+				s.prog.Retransmitted.Add(1)
+			}
+			dst, dport := s.probeOf(idx)
+			sport := s.sport(dst, dport, try)
+			b := bufs[len(out)]
+			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(s.src, dst, sport, dport), uint16(sent))
+			if err != nil {
+				sendErr = err
+				return false
+			}
+			out = append(out, raw.Outgoing{Buf: b[:n], Dst: dst})
+			if len(out) == batchSize {
+				return flush()
+			}
+			return true
+		})
+		if try == 0 {
+			s.sentPositions = walked
+			if ctx.Err() != nil {
+				s.sentPositions-- // the position that saw the cancellation
+			}
+		}
+		// What was batched is sent even after a cancellation: it counts
+		// as walked.
+		if sendErr != nil || !flush() || ctx.Err() != nil {
+			break
+		}
+		s.walkedTries = try + 1
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	return nil
+}
+
+func (s *scanner) allAnswered() bool {
+	for i := range s.answered {
+		want := ^uint64(0)
+		if uint64(i) == uint64(len(s.answered))-1 && s.n%64 != 0 {
+			want = 1<<(s.n%64) - 1
+		}
+		if s.answered[i].Load() != want {
+			return false
+		}
+	}
+	return true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// noRoute settles a probe whose destination the kernel cannot route to.
+func (s *scanner) noRoute(p raw.Outgoing) {
+	var pk craft.Packet
+	if pk.Decode(p.Buf) != nil {
+		return
+	}
+	ti, ok := s.cfg.Targets.Index(pk.IP.Dst)
+	pi := s.portIndex[pk.TCP.DstPort]
+	if !ok || pi < 0 {
+		return
+	}
+	idx := ti*s.nPorts + uint64(pi)
+	if s.markAnswered(idx) {
+		s.prog.NoRoute.Add(1)
+		s.prog.Filtered.Add(1)
+		s.doEmit(Result{Addr: pk.IP.Dst, Port: pk.TCP.DstPort, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Time: time.Now()})
+	}
+}
+
+func (s *scanner) doEmit(r Result) {
+	s.emitMu.Lock()
+	s.emit(r)
+	s.emitMu.Unlock()
+}
+
+// receive reads replies until stop is closed.
+func (s *scanner) receive(stop <-chan struct{}) error {
+	msgs := make([]raw.Incoming, 64)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, 2048)
+	}
+	stamps := make([]raw.TxStamp, 256)
+	for i := range stamps {
+		stamps[i].Buf = make([]byte, 128)
+	}
+	lastSweep := time.Now()
+	for {
+		select {
+		case <-stop:
+			s.drainTx(stamps)
+			return nil
+		default:
+		}
+		s.drainTx(stamps)
+		s.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		n, err := s.conn.ReadBatch(msgs)
+		if err != nil && !os.IsTimeout(err) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("receive: %w", err)
+		}
+		if n > 0 {
+			s.drainTx(stamps) // stamps of the probes these answer
+		}
+		for i := range msgs[:n] {
+			s.handle(&msgs[i])
+		}
+		if now := time.Now(); now.Sub(lastSweep) > 250*time.Millisecond {
+			s.sweep(now)
+			lastSweep = now
+		}
+	}
+}
+
+func (s *scanner) drainTx(stamps []raw.TxStamp) {
+	var pk craft.Packet
+	for {
+		n, err := s.conn.ReadTxTimestamps(stamps)
+		for _, st := range stamps[:n] {
+			if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP {
+				continue
+			}
+			s.txTimes[key(pk.IP.Dst, pk.TCP.DstPort, pk.TCP.SrcPort)] = txTime{st.Time, st.Kernel}
+			if st.Kernel {
+				s.prog.TxKernel.Add(1)
+			} else {
+				s.prog.TxUser.Add(1)
+			}
+		}
+		if err != nil || n < len(stamps) {
+			return
+		}
+	}
+}
+
+// sweep forgets transmit times nobody answered and emits ICMP-settled
+// results whose wait for a better answer is over.
+func (s *scanner) sweep(now time.Time) {
+	horizon := now.Add(-2*s.cfg.Timeout - s.cfg.Cooldown)
+	for k, t := range s.txTimes {
+		if t.t.Before(horizon) {
+			delete(s.txTimes, k)
+		}
+	}
+	for k, p := range s.pending {
+		if now.After(p.expires) {
+			delete(s.pending, k)
+			s.doEmit(p.r)
+		}
+	}
+}
+
+func (s *scanner) handle(m *raw.Incoming) {
+	pk := &s.rxPkt
+	if err := pk.Decode(m.Buf[:m.N]); err != nil && !errors.Is(err, craft.ErrWScaleClamped) {
+		s.prog.Malformed.Add(1)
+		return
+	}
+	if s.cfg.Capture != nil {
+		s.cfg.Capture(Received, m.Buf[:m.N], m.Time)
+	}
+	switch pk.IP.Protocol {
+	case craft.ProtocolTCP:
+		s.handleTCP(pk, m)
+	case craft.ProtocolICMP:
+		s.handleICMP(pk, m)
+	}
+}
+
+func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
+	t := &pk.TCP
+	if pk.IP.Dst != s.src {
+		s.prog.Unmatched.Add(1)
+		return
+	}
+	target, tport, sport := pk.IP.Src, t.SrcPort, t.DstPort
+	ti, ok := s.cfg.Targets.Index(target)
+	pi := s.portIndex[tport]
+	try := s.tryOf(target, tport, sport)
+	if !ok || pi < 0 || try < 0 || t.Flags&craft.FlagACK == 0 || t.Ack != s.ck.isn(s.src, target, sport, tport)+1 {
+		// Not an answer to any probe of ours: spoofed, stale, or
+		// someone else's traffic. It changes nothing.
+		s.prog.Unmatched.Add(1)
+		return
+	}
+	var r Result
+	switch {
+	case t.Flags&(craft.FlagSYN|craft.FlagRST) == craft.FlagSYN:
+		r.State, r.Reason = StateOpen, ReasonSynAck
+	case t.Flags&craft.FlagRST != 0:
+		r.State, r.Reason = StateClosed, ReasonRST
+	default:
+		s.prog.Unmatched.Add(1)
+		return
+	}
+	s.prog.Replies.Add(1)
+	idx := ti*s.nPorts + uint64(pi)
+	k := key(target, tport, sport)
+	if r.State == StateOpen && !s.cfg.NoReset {
+		s.reset(target, tport, sport, t.Ack)
+	}
+	if !s.markAnswered(idx) {
+		// Already settled: by an ICMP error still pending (a SYN-ACK or
+		// RST outranks it), or by an earlier reply (a duplicate).
+		if _, ok := s.pending[idx]; !ok {
+			s.prog.Duplicates.Add(1)
+			return
+		}
+		delete(s.pending, idx)
+		s.prog.Filtered.Add(^uint64(0))
+	}
+	r.Addr, r.Port, r.Tries, r.Time = target, tport, try+1, time.Now()
+	fillIP(&r, pk)
+	r.Has |= HasWindow
+	r.Window = t.Window
+	o := &t.Options
+	if o.HasMSS {
+		r.Has |= HasMSS
+		r.MSS = o.MSS
+	}
+	if o.HasWScale {
+		r.Has |= HasWScale
+		r.WScale = o.WScale
+	}
+	r.SACKPermitted = o.SACKPermitted
+	if o.HasTimestamps {
+		r.Has |= HasTimestamps
+		r.TSval, r.TSecr = o.TSval, o.TSecr
+	}
+	s.setRTT(&r, k, m)
+	if r.State == StateOpen {
+		s.prog.Open.Add(1)
+	} else {
+		s.prog.Closed.Add(1)
+	}
+	s.doEmit(r)
+}
+
+func fillIP(r *Result, pk *craft.Packet) {
+	r.Has |= HasTTL | HasIPID
+	r.TTL = pk.IP.TTL
+	r.InitialTTL, r.Hops = InitialTTL(pk.IP.TTL)
+	r.IPID, r.DF = pk.IP.ID, pk.IP.DF()
+}
+
+func (s *scanner) setRTT(r *Result, k uint64, m *raw.Incoming) {
+	tx, ok := s.txTimes[k]
+	if !ok {
+		return
+	}
+	delete(s.txTimes, k)
+	r.Has |= HasRTT
+	r.RTT = m.Time.Sub(tx.t)
+	r.Clock = ClockUser
+	if tx.kernel && m.Kernel {
+		r.Clock = ClockKernel
+	}
+}
+
+func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
+	ic := &pk.ICMP
+	q := &ic.Quote
+	if q.Src != s.src || q.Protocol != craft.ProtocolTCP {
+		s.prog.Unmatched.Add(1)
+		return
+	}
+	target, tport, sport := q.Dst, ic.QuotedDstPort, ic.QuotedSrcPort
+	ti, ok := s.cfg.Targets.Index(target)
+	pi := s.portIndex[tport]
+	try := s.tryOf(target, tport, sport)
+	if !ok || pi < 0 || try < 0 || ic.QuotedSeq != s.ck.isn(s.src, target, sport, tport) {
+		s.prog.Unmatched.Add(1)
+		return
+	}
+	s.prog.Replies.Add(1)
+	idx := ti*s.nPorts + uint64(pi)
+	if !s.markAnswered(idx) {
+		s.prog.Duplicates.Add(1)
+		return
+	}
+	r := Result{Addr: target, Port: tport, State: StateFiltered, Reason: Reason(ic.Name()), Tries: try + 1, Time: time.Now(),
+		ICMPType: ic.Type, ICMPCode: ic.Code, ICMPFrom: pk.IP.Src}
+	fillIP(&r, pk)
+	s.setRTT(&r, key(target, tport, sport), m)
+	s.prog.Filtered.Add(1)
+	// Hold it: a SYN-ACK or RST for the same probe still outranks it.
+	s.pending[idx] = pendingICMP{r: r, expires: time.Now().Add(s.cfg.Timeout)}
+}
+
+// reset ends the half-open connection a SYN-ACK started. The local kernel,
+// which has no socket for it, answers the SYN-ACK with a RST of its own as
+// well; that second RST is harmless (the target drops a RST for a
+// connection it has already closed) and is why --no-reset still leaves no
+// half-open connection behind on a Linux prober.
+func (s *scanner) reset(dst netip.Addr, dport, sport uint16, seq uint32) {
+	ip := craft.IPv4{TTL: 64, Src: s.src, Dst: dst, Flags: craft.FlagDF}
+	tcp := craft.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Flags: craft.FlagRST}
+	n, err := craft.BuildTCP(s.rstBuf[:], &ip, &tcp)
+	if err != nil {
+		return
+	}
+	if _, err := s.conn.WriteBatch([]raw.Outgoing{{Buf: s.rstBuf[:n], Dst: dst}}); err == nil {
+		s.prog.Resets.Add(1)
+		if s.cfg.Capture != nil {
+			s.cfg.Capture(Sent, s.rstBuf[:n], time.Now())
+		}
+	}
+}
+
+// flush emits what is still pending and, for every probe sent but never
+// answered, a filtered/no-response result.
+func (s *scanner) flush() {
+	for k, p := range s.pending {
+		delete(s.pending, k)
+		s.doEmit(p.r)
+	}
+	tries := max(s.walkedTries, 1)
+	now := time.Now()
+	// Only probes that were sent have a result: after a cancellation in
+	// the first pass, that is the positions walked so far.
+	s.order.walkTo(0, s.sentPositions, func(idx uint64) bool {
+		if s.isAnswered(idx) {
+			return true
+		}
+		dst, port := s.probeOf(idx)
+		s.prog.Filtered.Add(1)
+		s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: ReasonNoResponse, Tries: tries, Time: now})
+		return true
+	})
+}
