@@ -13,7 +13,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 step "$bin" lab up
 if "$bin" scan --help >/dev/null 2>&1; then
-  step "$bin" lab exec -- "$bin" scan 198.18.3.10 198.18.10.10-198.18.16.10 -p 22,23,25,26,80,443,445 --retries 1
+  step "$bin" lab exec -- "$bin" scan 198.18.3.10 198.18.10.10 198.18.11.10 198.18.12.10 198.18.13.10 198.18.16.10 -p 22,23,25,80,443,445
   step "$bin" lab exec -- "$bin" ping 198.18.14.10:80 -c 5 -i 200ms
 else
   echo "(synprobe scan is not built yet; showing the lab with the kernel's own TCP instead)"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"syscall"
 	"text/tabwriter"
@@ -75,8 +76,13 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 				default:
 					fmt.Fprintln(w, "lab down")
 				}
-				for _, n := range lab.Leftovers() {
-					fmt.Fprintf(w, "  namespace %s\n", n)
+				left := lab.Leftovers()
+				for _, n := range lab.Namespaces() {
+					if slices.Contains(left, n) {
+						fmt.Fprintf(w, "  namespace %s (leftover of a crashed run: synprobe lab down removes it)\n", n)
+					} else {
+						fmt.Fprintf(w, "  namespace %s\n", n)
+					}
 				}
 				return nil
 			},

@@ -24,10 +24,35 @@ import (
 // daemon`), whose PID and namespaces are kept in a state file.
 
 // DemoID is the lab ID of the demo, so its namespaces are synp-demo-*.
+// The environment variable SYNPROBE_LAB_ID (1 to 8 lower-case letters and
+// digits) replaces it, and SYNPROBE_LAB_DIR replaces StateDir, so that a
+// second demo lab (the CLI's own test, say) can run beside a user's.
 const DemoID = "demo"
 
 // StateDir holds the demo lab's state file and log.
 var StateDir = "/run/synprobe"
+
+// ownersDir holds one file per running lab, whatever its StateDir: it is
+// how `lab down` tells a crashed run's leftovers from a live lab.
+const ownersDir = "/run/synprobe/owners"
+
+func demoID() (string, error) {
+	id := os.Getenv("SYNPROBE_LAB_ID")
+	if id == "" {
+		return DemoID, nil
+	}
+	if len(id) > 8 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return "", fmt.Errorf("SYNPROBE_LAB_ID=%q: want 1 to 8 lower-case letters and digits", id)
+	}
+	return id, nil
+}
+
+func stateDir() string {
+	if d := os.Getenv("SYNPROBE_LAB_DIR"); d != "" {
+		return d
+	}
+	return StateDir
+}
 
 // State is what `synprobe lab status` reads.
 type State struct {
@@ -38,20 +63,22 @@ type State struct {
 	WireMode   WireMode          `json:"wire_mode"` // how delay and loss are made
 }
 
-func statePath() string { return filepath.Join(StateDir, "lab.json") }
+func statePath() string { return filepath.Join(stateDir(), "lab.json") }
 
 // LogPath is where the daemon writes what goes wrong.
-func LogPath() string { return filepath.Join(StateDir, "lab.log") }
+func LogPath() string { return filepath.Join(stateDir(), "lab.log") }
 
 // ReadState returns the demo lab's state, or os.ErrNotExist when it is down.
-func ReadState() (State, error) {
+func ReadState() (State, error) { return readStateAt(statePath()) }
+
+func readStateAt(path string) (State, error) {
 	var s State
-	b, err := os.ReadFile(statePath())
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return s, err
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("lab state %s: %w", statePath(), err)
+		return s, fmt.Errorf("lab state %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -62,10 +89,14 @@ func (s State) Alive() bool { return s.PID > 0 && unix.Kill(s.PID, 0) == nil }
 // Serve is the daemon: it builds topo with the demo ID, writes the state
 // file, and keeps the lab until ctx is done.
 func Serve(ctx context.Context, topo Topology) error {
-	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+	id, err := demoID()
+	if err != nil {
 		return err
 	}
-	l, err := start(ctx, topo, DemoID)
+	if err := os.MkdirAll(stateDir(), 0o755); err != nil {
+		return err
+	}
+	l, err := start(ctx, topo, id)
 	if err != nil {
 		return err
 	}
@@ -93,16 +124,20 @@ func Up(exe string, args ...string) (State, error) {
 	if st, err := ReadState(); err == nil && st.Alive() {
 		return st, fmt.Errorf("lab is already up (pid %d): run synprobe lab down first", st.PID)
 	}
+	id, err := demoID()
+	if err != nil {
+		return State{}, err
+	}
 	var left []string
-	for _, n := range Leftovers() {
-		if strings.HasPrefix(n, NamePrefix+DemoID+"-") {
+	for _, n := range Namespaces() {
+		if strings.HasPrefix(n, NamePrefix+id+"-") {
 			left = append(left, n)
 		}
 	}
 	if len(left) > 0 {
 		return State{}, fmt.Errorf("namespaces of an earlier lab are still there (%s): run synprobe lab down first", strings.Join(left, ", "))
 	}
-	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(stateDir(), 0o755); err != nil {
 		return State{}, err
 	}
 	logf, err := os.Create(LogPath())
@@ -135,9 +170,10 @@ func Up(exe string, args ...string) (State, error) {
 	}
 }
 
-// Down stops the daemon and removes every namespace with the lab prefix,
-// the demo's and any a crashed test left, killing processes still inside
-// them. It returns the namespaces it removed.
+// Down stops the daemon and removes every lab namespace whose owner is
+// gone, the demo's and any a crashed test left, killing processes still
+// inside them. Labs of tests still running are left alone. It returns the
+// namespaces it removed.
 func Down() ([]string, error) {
 	if st, err := ReadState(); err == nil && st.Alive() {
 		unix.Kill(st.PID, unix.SIGTERM)
@@ -157,11 +193,19 @@ func Down() ([]string, error) {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 		}
 	}
+	// Owner files of labs whose owner died.
+	owners, _ := os.ReadDir(ownersDir)
+	for _, o := range owners {
+		if !ownerAlive(o.Name()) {
+			unregisterOwner(o.Name())
+		}
+	}
 	return left, errors.Join(errs...)
 }
 
-// Leftovers lists the namespaces under /run/netns with the lab prefix.
-func Leftovers() []string {
+// Namespaces lists every namespace under /run/netns with the lab prefix,
+// live labs' and leftovers alike.
+func Namespaces() []string {
 	entries, _ := os.ReadDir("/run/netns")
 	var out []string
 	for _, e := range entries {
@@ -170,6 +214,53 @@ func Leftovers() []string {
 		}
 	}
 	return out
+}
+
+// Leftovers lists the lab namespaces whose owner (the test process or lab
+// daemon that built them) is gone: what a crashed run left behind. The
+// namespaces of a lab that is still in use, such as a test running in
+// another package at the same moment, are not leftovers.
+func Leftovers() []string {
+	var out []string
+	for _, n := range Namespaces() {
+		if !ownerAlive(labID(n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// labID is the <id> of synp-<id>-<node>.
+func labID(ns string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(ns, NamePrefix), "-")
+	return id
+}
+
+// Every lab records its owner's PID in /run/synprobe/owners/<id> before it
+// creates anything and removes it when it is closed.
+func ownerPath(id string) string { return filepath.Join(ownersDir, id) }
+
+func registerOwner(id string) error {
+	if err := os.MkdirAll(filepath.Dir(ownerPath(id)), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(ownerPath(id), []byte(strconv.Itoa(os.Getpid())), 0o644)
+}
+
+func unregisterOwner(id string) { os.Remove(ownerPath(id)) }
+
+func ownerAlive(id string) bool {
+	b, err := os.ReadFile(ownerPath(id))
+	if err != nil {
+		// A demo lab started by a synprobe older than owner files
+		// still has its state file.
+		if st, serr := readStateAt(filepath.Join(StateDir, "lab.json")); serr == nil && st.ID == id && st.Alive() {
+			return true
+		}
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && pid > 0 && unix.Kill(pid, 0) == nil
 }
 
 // killInside kills every process whose network namespace is name's.

@@ -6,7 +6,7 @@ import (
 )
 
 // Demo is the ready-made lab of `synprobe lab up`, `make demo` and
-// docs/LAB.md. The prober is 198.18.1.1; r1 is one hop away, r2 two.
+// docs/NETLAB.md. The prober is 198.18.1.1; r1 is one hop away, r2 two.
 //
 //	prober 198.18.1.1 ── r1 ──┬── r2 ──┬── web, win, fw, reject, clamp, big (+198.19.0.0/16)
 //	                          ├── edge (router-like, 1 hop)

@@ -79,6 +79,10 @@ func start(ctx context.Context, topo Topology, id string) (_ *Lab, err error) {
 		return nil, err
 	}
 	l := &Lab{ID: id, Topo: topo, names: map[string]string{}}
+	if err := registerOwner(id); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	l.addCloser(func() { unregisterOwner(id) })
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -271,11 +275,9 @@ func baseSysctls() error {
 	return nil
 }
 
-// ifName is the interface name of the link from parent to child, on both
-// ends: "to-<child>" in the parent, "up" in the child.
-func ifDown(child string) string { return "to-" + child }
-
-const ifUp = "up"
+// The link from parent to child is "to-<child>" in the parent and "up" in
+// the child (see InterfaceTo).
+const ifUp = UplinkInterface
 
 // link creates the veth pair between n and its parent, with a wire
 // namespace in the middle when the link has delay or loss.

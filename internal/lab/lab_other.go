@@ -24,6 +24,7 @@ func Up(string, ...string) (State, error)           { return State{}, ErrNotSupp
 func Down() ([]string, error)                       { return nil, ErrNotSupported }
 func ReadState() (State, error)                     { return State{}, ErrNotSupported }
 func Leftovers() []string                           { return nil }
+func Namespaces() []string                          { return nil }
 func EnterAndExec(string, []string) error           { return ErrNotSupported }
 func LogPath() string                               { return "" }
 func (s State) Alive() bool                         { return false }

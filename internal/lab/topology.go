@@ -196,3 +196,107 @@ func (t *Topology) routedBelow(name string) []netip.Prefix {
 	}
 	return out
 }
+
+// InterfaceTo is the name of parent's interface on the link to child (the
+// child's own end is always "up"). The prober's interface towards r1, for
+// example, is InterfaceTo("r1"): what a capture on the prober listens on.
+func InterfaceTo(child string) string { return ifDown(child) }
+
+// UplinkInterface is the name of every node's interface towards its parent.
+const UplinkInterface = "up"
+
+func ifDown(child string) string { return "to-" + child }
+
+// ProberInterface is the prober's interface on the path to node (for a
+// packet capture or --interface).
+func (t *Topology) ProberInterface(node string) string {
+	n := t.node(node)
+	for n != nil && n.Parent != ProberName {
+		n = t.node(n.Parent)
+	}
+	if n == nil {
+		return ""
+	}
+	return InterfaceTo(n.Name)
+}
+
+// Expectation is what a correct prober must find at a target, derived from
+// the topology alone (not measured): the truth the lab's self-tests check
+// against the kernel and the engine's tests check synprobe against.
+type Expectation struct {
+	Hops       int           // routers between the prober and the target
+	InitialTTL int           // the target's net.ipv4.ip_default_ttl
+	ReplyTTL   int           // TTL of its replies at the prober: InitialTTL - Hops
+	MSS        int           // MSS option the prober receives: AdvMSS, or 1460 on a 1500 MTU, after every clamp on the path
+	RTT        time.Duration // added round-trip delay on the path (sum of both directions' delays)
+	// Unanswered is the probability that a single SYN gets no SYN-ACK
+	// because of loss on the path: 1 - product of (1-loss) both ways.
+	Unanswered float64
+}
+
+// Expect is the expectation for target name.
+func (t *Topology) Expect(name string) Expectation {
+	n := t.node(name)
+	if n == nil {
+		return Expectation{}
+	}
+	e := Expectation{Hops: t.Hops(name), InitialTTL: 64, MSS: 1460}
+	if n.InitialTTL != 0 {
+		e.InitialTTL = int(n.InitialTTL)
+	}
+	e.ReplyTTL = e.InitialTTL - e.Hops
+	if n.AdvMSS != 0 {
+		e.MSS = int(n.AdvMSS)
+	}
+	through := 1.0
+	for cur := n; cur != nil; cur = t.node(cur.Parent) {
+		k := cur.Link
+		if k.ClampMSS != 0 && int(k.ClampMSS) < e.MSS {
+			e.MSS = int(k.ClampMSS)
+		}
+		e.RTT += k.DelayDown + k.DelayUp
+		through *= (1 - k.LossDown) * (1 - k.LossUp)
+		if cur.Parent == ProberName {
+			break
+		}
+	}
+	e.Unanswered = 1 - through
+	return e
+}
+
+// PortState is what a SYN to a port of a target meets: "open" (SYN-ACK),
+// "closed" (RST) or "filtered"; Action says which firewall rule decided it
+// (Accept when none did).
+func (t *Topology) PortState(name string, port uint16) (state string, by Action) {
+	n := t.node(name)
+	if n == nil {
+		return "", Accept
+	}
+	act, ruled := Accept, false
+	for _, r := range n.Firewall { // port rules first, as the ruleset orders them
+		if r.Port == port {
+			act, ruled = r.Action, true
+			break
+		}
+	}
+	if !ruled {
+		for _, r := range n.Firewall {
+			if r.Port == 0 {
+				act = r.Action
+				break
+			}
+		}
+	}
+	switch act {
+	case Accept:
+		for _, p := range n.OpenPorts {
+			if p == port {
+				return "open", Accept
+			}
+		}
+		return "closed", Accept
+	case RejectRST:
+		return "closed", act
+	}
+	return "filtered", act
+}

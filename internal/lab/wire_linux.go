@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,10 +126,18 @@ func (w *wire) direction(d int, in, out, outIndex int, delay time.Duration, loss
 	}()
 	go func() { // writer
 		defer w.wg.Done()
+		// The writer sleeps on its own OS thread with clock_nanosleep
+		// and 1 µs of timer slack: Go's timers wake through the
+		// netpoller, whose millisecond timeouts would add up to a
+		// millisecond to every frame.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 		to := &unix.SockaddrLinklayer{Ifindex: outIndex}
 		for f := range q {
-			if wait := time.Until(f.due); wait > 0 {
-				time.Sleep(wait)
+			for wait := time.Until(f.due); wait > 0; wait = time.Until(f.due) {
+				ts := unix.NsecToTimespec(wait.Nanoseconds())
+				unix.Nanosleep(&ts, nil)
 			}
 			if err := unix.Sendto(out, (*f.buf)[:f.n], 0, to); err != nil {
 				st.Failed.Add(1)

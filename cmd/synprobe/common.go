@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/probe"
+	"github.com/synprobe/synprobe/raw"
+	"github.com/synprobe/synprobe/results"
+	"golang.org/x/term"
+)
+
+// globals are the flags every command has.
+type globals struct {
+	verbose, quiet bool
+	logFormat      string
+	stderr         io.Writer
+	log            zerolog.Logger
+	lookup         resolver
+	// openRaw opens raw sockets; tests replace it.
+	openRaw func(cfg *raw.Config) (probe.Conn, error)
+}
+
+func (g *globals) setup() error {
+	level := zerolog.InfoLevel
+	if g.verbose {
+		level = zerolog.DebugLevel
+	}
+	if g.quiet {
+		level = zerolog.ErrorLevel
+	}
+	switch g.logFormat {
+	case "json":
+		g.log = zerolog.New(g.stderr).With().Timestamp().Logger().Level(level)
+	case "console", "":
+		g.log = zerolog.New(zerolog.ConsoleWriter{Out: g.stderr, NoColor: !isTerminal(g.stderr), TimeFormat: time.TimeOnly,
+			FormatTimestamp: func(any) string { return "synprobe:" }}).Level(level)
+	default:
+		return usageErrorf("--log-format %q: want console or json", g.logFormat)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func defaultLookup(ctx context.Context, host string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+}
+
+// probeFlags are the flags of scan, ping and check.
+type probeFlags struct {
+	mode       string
+	timeout    time.Duration
+	iface      string
+	sourceIP   string
+	sourcePort string
+	ttl        int
+	mss        int
+	window     int
+	synOptions string
+	noReset    bool
+	pcap       string
+	firstAddr  bool
+}
+
+func (f *probeFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.mode, "mode", "auto", "raw (hand-built SYNs, needs CAP_NET_RAW), connect (the kernel's connect()), or auto: raw, else connect after a warning")
+	fl.DurationVar(&f.timeout, "timeout", time.Second, "how long to wait for a reply")
+	fl.StringVar(&f.iface, "interface", "", "send and receive on this interface only")
+	fl.StringVar(&f.sourceIP, "source-ip", "", "source address (default: from the route to the target)")
+	fl.StringVar(&f.sourcePort, "source-port", "32768-61000", "source port range; every probe uses a fresh port from it")
+	fl.IntVar(&f.ttl, "ttl", 64, "TTL of the probes")
+	fl.IntVar(&f.mss, "mss", 1460, "MSS the probes advertise")
+	fl.IntVar(&f.window, "window", 64240, "TCP window of the probes")
+	fl.StringVar(&f.synOptions, "syn-options", "linux", "SYN option layout: linux, windows or none")
+	fl.BoolVar(&f.noReset, "no-reset", false, "do not send a RST after a SYN-ACK (the local kernel still sends its own)")
+	fl.StringVar(&f.pcap, "pcap", "", "write every packet sent and received to this pcap file")
+	fl.BoolVar(&f.firstAddr, "first-address", false, "probe only the first IPv4 address of a host name")
+}
+
+// engineParams are probeFlags checked and converted.
+type engineParams struct {
+	source         netip.Addr
+	portLo, portHi uint16
+	ttl            uint8
+	mss, window    uint16
+	layout         craft.Layout
+}
+
+func (f *probeFlags) params() (engineParams, error) {
+	var p engineParams
+	switch f.mode {
+	case "auto", "raw", "connect":
+	default:
+		return p, usageErrorf("--mode %q: want auto, raw or connect", f.mode)
+	}
+	if f.timeout <= 0 {
+		return p, usageErrorf("--timeout must be positive")
+	}
+	if f.sourceIP != "" {
+		a, err := parseIPv4(f.sourceIP)
+		if err != nil {
+			return p, usageErrorf("--source-ip: %v", err)
+		}
+		p.source = a
+	}
+	lo, hi, ok := strings.Cut(f.sourcePort, "-")
+	if !ok {
+		hi = lo
+	}
+	l, err1 := parsePort(lo)
+	h, err2 := parsePort(hi)
+	if err1 != nil || err2 != nil || h < l {
+		return p, usageErrorf("--source-port %q: want a port or a range such as 40000-49999", f.sourcePort)
+	}
+	p.portLo, p.portHi = l, h
+	if f.ttl < 1 || f.ttl > 255 {
+		return p, usageErrorf("--ttl must be 1-255")
+	}
+	if f.mss < 1 || f.mss > 65535 {
+		return p, usageErrorf("--mss must be 1-65535")
+	}
+	if f.window < 0 || f.window > 65535 {
+		return p, usageErrorf("--window must be 0-65535")
+	}
+	p.ttl, p.mss, p.window = uint8(f.ttl), uint16(f.mss), uint16(f.window)
+	lay, err := craft.ParseLayout(f.synOptions)
+	if err != nil {
+		return p, usageErrorf("--syn-options: %v", err)
+	}
+	p.layout = lay
+	return p, nil
+}
+
+// openEngine opens raw sockets, or decides on connect mode. conn is nil in
+// connect mode.
+func (g *globals) openEngine(f *probeFlags, p engineParams) (probe.Conn, error) {
+	if f.mode == "connect" {
+		return nil, nil
+	}
+	conn, err := g.openRaw(&raw.Config{PortLo: p.portLo, PortHi: p.portHi, Source: p.source, Interface: f.iface})
+	if err == nil {
+		return conn, nil
+	}
+	if errors.Is(err, raw.ErrPermission) || errors.Is(err, raw.ErrNotSupported) {
+		if f.mode == "raw" {
+			return nil, &exitError{code: exitNoProbe, err: err}
+		}
+		g.log.Warn().Msg("no raw sockets (" + err.Error() + "); falling back to connect() probes: state, latency and MSS only")
+		return nil, nil
+	}
+	return nil, &exitError{code: exitNoProbe, err: err}
+}
+
+// capture returns the engine's capture hook for --pcap, and a finish func.
+func capture(path string) (probe.CaptureFunc, func() error, error) {
+	if path == "" {
+		return nil, func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, usageErrorf("--pcap: %v", err)
+	}
+	pw, err := results.NewPcapWriter(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	hook := func(_ probe.Direction, pkt []byte, t time.Time) { pw.WritePacket(t, pkt) }
+	return hook, func() error {
+		err := pw.Flush()
+		return errors.Join(err, f.Close())
+	}, nil
+}
+
+// resolveTargetPort parses HOST:PORT for ping.
+func resolveTargetPort(ctx context.Context, s string, lookup resolver, firstOnly bool) (netip.AddrPort, error) {
+	t, err := parseTarget(ctx, s, lookup, true, func(string) {})
+	if err != nil {
+		return netip.AddrPort{}, usageErrorf("%v", err)
+	}
+	if t.port == 0 {
+		return netip.AddrPort{}, usageErrorf("target %q: want HOST:PORT", s)
+	}
+	if t.ranges[0].First != t.ranges[0].Last {
+		return netip.AddrPort{}, usageErrorf("target %q: ping takes one address", s)
+	}
+	return netip.AddrPortFrom(t.ranges[0].First, t.port), nil
+}
+
+func fmtMS(d time.Duration) string { return strconv.FormatFloat(results.Millis(d), 'f', 3, 64) + " ms" }
+
+var _ = fmt.Sprint

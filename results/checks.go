@@ -1,0 +1,247 @@
+package results
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/synprobe/synprobe/probe"
+)
+
+// WriteCheckSummary prints one line per check for people, and a total.
+func WriteCheckSummary(w io.Writer, crs []probe.CheckResult) error {
+	failed := 0
+	for _, cr := range crs {
+		status := "PASS"
+		if !cr.Pass {
+			status = "FAIL"
+			failed++
+		}
+		line := fmt.Sprintf("%s  %s  %d/%d probes as expected", status, cr.Check.Name, cr.Successes, len(cr.Results))
+		if cr.HasRTT {
+			line += fmt.Sprintf(", p%s %.3fms", strconv.FormatFloat(cr.Check.Percentile, 'f', -1, 64), Millis(cr.RTT))
+		}
+		if len(cr.Failures) > 0 {
+			line += ": " + strings.Join(cr.Failures, "; ")
+		}
+		fmt.Fprintln(w, line)
+	}
+	_, err := fmt.Fprintf(w, "%d checks, %d passed, %d failed\n", len(crs), len(crs)-failed, failed)
+	return err
+}
+
+// CheckJSON is one check in `synprobe check -o json`.
+type CheckJSON struct {
+	Name         string   `json:"name"`
+	Target       string   `json:"target"`
+	Port         uint16   `json:"port"`
+	Expect       []string `json:"expect"`
+	Pass         bool     `json:"pass"`
+	Failures     []string `json:"failures,omitempty"`
+	Probes       int      `json:"probes"`
+	Successes    int      `json:"successes"`
+	SuccessRatio float64  `json:"success_ratio"`
+	Percentile   float64  `json:"percentile"`
+	RTTms        *float64 `json:"rtt_ms,omitempty"`
+	MaxRTTms     *float64 `json:"max_rtt_ms,omitempty"`
+	Results      []Record `json:"results"`
+}
+
+// WriteChecksJSON writes {"checks": [...], "pass": bool}.
+func WriteChecksJSON(w io.Writer, crs []probe.CheckResult) error {
+	out := struct {
+		Pass   bool        `json:"pass"`
+		Checks []CheckJSON `json:"checks"`
+	}{Pass: true, Checks: []CheckJSON{}}
+	for _, cr := range crs {
+		c := cr.Check
+		j := CheckJSON{Name: c.Name, Target: c.Target, Port: c.Port, Pass: cr.Pass, Failures: cr.Failures, Probes: len(cr.Results),
+			Successes: cr.Successes, SuccessRatio: cr.SuccessRatio, Percentile: c.Percentile, Results: []Record{}}
+		for _, s := range c.States {
+			j.Expect = append(j.Expect, s.String())
+		}
+		if cr.HasRTT {
+			j.RTTms = ptr(Millis(cr.RTT))
+		}
+		if c.MaxRTT > 0 {
+			j.MaxRTTms = ptr(Millis(c.MaxRTT))
+		}
+		for _, r := range cr.Results {
+			j.Results = append(j.Results, NewRecord(r, true))
+		}
+		out.Pass = out.Pass && cr.Pass
+		out.Checks = append(out.Checks, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes the checks as JUnit XML, one testcase per check, the
+// shape GitLab, Jenkins and the common GitHub Actions reporters read.
+func WriteJUnit(w io.Writer, crs []probe.CheckResult, started time.Time, took time.Duration) error {
+	s := junitSuite{Name: "synprobe check", Tests: len(crs), Time: secs(took), Timestamp: started.UTC().Format("2006-01-02T15:04:05")}
+	for _, cr := range crs {
+		var d time.Duration
+		for _, r := range cr.Results {
+			d += r.RTT
+		}
+		tc := junitCase{Name: cr.Check.Name, Classname: "synprobe.check", Time: secs(d)}
+		var out strings.Builder
+		WriteCheckSummary(&out, []probe.CheckResult{cr})
+		tc.SystemOut = out.String()
+		if !cr.Pass {
+			s.Failures++
+			tc.Failure = &junitFailure{Message: strings.Join(cr.Failures, "; "), Type: "CheckFailed", Text: out.String()}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	doc := junitSuites{Name: "synprobe", Tests: s.Tests, Failures: s.Failures, Time: s.Time, Suites: []junitSuite{s}}
+	io.WriteString(w, xml.Header)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+
+// WritePrometheus writes the checks in the Prometheus text exposition
+// format, for the node exporter's textfile collector: success, success
+// ratio, latency at the chosen percentile, reply TTL and MSS per check.
+func WritePrometheus(w io.Writer, crs []probe.CheckResult, now time.Time) error {
+	type metric struct{ name, help string }
+	ms := []metric{
+		{"synprobe_check_success", "Whether the check passed (1) or failed (0)."},
+		{"synprobe_check_success_ratio", "Share of the check's probes that found an expected state."},
+		{"synprobe_check_probes", "Probes sent for the check."},
+		{"synprobe_check_rtt_seconds", "Handshake latency at the check's percentile (label quantile)."},
+		{"synprobe_check_ttl", "TTL of the last reply."},
+		{"synprobe_check_initial_ttl", "Initial TTL inferred for the other stack."},
+		{"synprobe_check_mss_bytes", "MSS the other side advertised in its last SYN-ACK."},
+		{"synprobe_check_timestamp_seconds", "When the check ran, as a Unix time."},
+	}
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", m.name, m.help, m.name)
+		for _, cr := range crs {
+			c := cr.Check
+			labels := fmt.Sprintf(`check="%s",target="%s",port="%d"`, esc(c.Name), esc(c.Target), c.Port)
+			var last *probe.Result
+			for i := range cr.Results {
+				if cr.Results[i].Has&probe.HasTTL != 0 {
+					last = &cr.Results[i]
+				}
+			}
+			switch m.name {
+			case "synprobe_check_success":
+				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, b2i(cr.Pass))
+			case "synprobe_check_success_ratio":
+				fmt.Fprintf(&b, "%s{%s} %s\n", m.name, labels, fl(cr.SuccessRatio))
+			case "synprobe_check_probes":
+				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, len(cr.Results))
+			case "synprobe_check_rtt_seconds":
+				if cr.HasRTT {
+					fmt.Fprintf(&b, "%s{%s,quantile=\"%s\"} %s\n", m.name, labels, fl(c.Percentile/100), fl(cr.RTT.Seconds()))
+				}
+			case "synprobe_check_ttl":
+				if last != nil {
+					fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, last.TTL)
+				}
+			case "synprobe_check_initial_ttl":
+				if last != nil {
+					fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, last.InitialTTL)
+				}
+			case "synprobe_check_mss_bytes":
+				for i := len(cr.Results) - 1; i >= 0; i-- {
+					if cr.Results[i].Has&probe.HasMSS != 0 {
+						fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, cr.Results[i].MSS)
+						break
+					}
+				}
+			case "synprobe_check_timestamp_seconds":
+				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, now.Unix())
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func esc(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+func fl(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// WriteFileAtomic writes a file through a temporary file in the same
+// directory and a rename, so that a reader (such as the node exporter's
+// textfile collector) never sees half of it.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

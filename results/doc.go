@@ -1,2 +1,0 @@
-// Package results writes probe results in every output format synprobe has.
-package results
