@@ -136,9 +136,10 @@ func optF(p *float64) string {
 // tableWriter collects results and prints them aligned, sorted by address
 // and port, with a summary line.
 type tableWriter struct {
-	w     io.Writer
-	rs    []probe.Result
-	start time.Time
+	w       io.Writer
+	rs      []probe.Result
+	start   time.Time
+	elapsed func() time.Duration // time.Since(start) unless a test fixes it
 }
 
 func (t *tableWriter) Write(r probe.Result) error { t.rs = append(t.rs, r); return nil }
@@ -165,8 +166,15 @@ func (t *tableWriter) Close() error {
 	}
 	tw.Flush()
 	_, err := fmt.Fprintf(t.w, "\n%d results: %d open, %d closed, %d filtered in %s\n", len(t.rs), counts[probe.StateOpen],
-		counts[probe.StateClosed], counts[probe.StateFiltered], time.Since(t.start).Round(time.Millisecond))
+		counts[probe.StateClosed], counts[probe.StateFiltered], t.took().Round(time.Millisecond))
 	return err
+}
+
+func (t *tableWriter) took() time.Duration {
+	if t.elapsed != nil {
+		return t.elapsed()
+	}
+	return time.Since(t.start)
 }
 
 func dash(s string) string {

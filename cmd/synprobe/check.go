@@ -174,7 +174,16 @@ func readCheckFile(path string) ([]probe.Check, error) {
 		return nil, fmt.Errorf("%s: no checks (want a list under \"checks:\")", path)
 	}
 	var out []probe.Check
+	known := map[string]bool{"name": true, "target": true, "port": true, "expect": true, "probes": true, "rtt": true, "min_success": true}
 	for _, n := range doc.Checks {
+		if n.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: line %d: a check is a mapping (target:, port:, expect: ...)", path, n.Line)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !known[k.Value] {
+				return nil, fmt.Errorf("%s: line %d: unknown field %q", path, k.Line, k.Value)
+			}
+		}
 		var y checkYAML
 		if err := n.Decode(&y); err != nil {
 			return nil, fmt.Errorf("%s: line %d: %v", path, n.Line, err)

@@ -1,0 +1,275 @@
+package results
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/synprobe/synprobe/probe"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 123456000, time.UTC)
+
+// sample covers each state, reason and presence combination.
+func sample() []probe.Result {
+	a := netip.MustParseAddr
+	return []probe.Result{
+		{Addr: a("198.18.10.10"), Port: 80, State: probe.StateOpen, Reason: probe.ReasonSynAck, Tries: 1, Time: t0,
+			Has: probe.HasRTT | probe.HasTTL | probe.HasIPID | probe.HasWindow | probe.HasMSS | probe.HasWScale | probe.HasTimestamps,
+			RTT: 1234567 * time.Nanosecond, Clock: probe.ClockKernel, TTL: 62, InitialTTL: 64, Hops: 2, Window: 65160, MSS: 1460,
+			WScale: 10, SACKPermitted: true, TSval: 1, TSecr: 2},
+		{Addr: a("198.18.10.10"), Port: 81, State: probe.StateClosed, Reason: probe.ReasonRST, Tries: 1, Time: t0,
+			Has: probe.HasRTT | probe.HasTTL | probe.HasWindow, RTT: 21 * time.Microsecond, TTL: 62, InitialTTL: 64, Hops: 2},
+		{Addr: a("198.18.12.10"), Port: 22, State: probe.StateFiltered, Reason: probe.ReasonNoResponse, Tries: 2, Time: t0},
+		{Addr: a("198.18.13.10"), Port: 22, State: probe.StateFiltered, Reason: "admin-prohibited", Tries: 1, Time: t0,
+			Has: probe.HasRTT | probe.HasTTL, RTT: 40 * time.Microsecond, TTL: 62, InitialTTL: 64, Hops: 2, ICMPType: 3, ICMPCode: 13},
+		{Addr: a("198.18.3.10"), Port: 22, State: probe.StateOpen, Reason: probe.ReasonSynAck, Tries: 1, Time: t0,
+			Has: probe.HasRTT | probe.HasMSS, RTT: 2 * time.Millisecond, MSS: 1448, Clock: probe.ClockUser}, // connect mode
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./results -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+func writeAll(t *testing.T, format string, seq bool) []byte {
+	var b bytes.Buffer
+	w, err := New(format, &b, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tw, ok := w.(*tableWriter); ok {
+		tw.elapsed = func() time.Duration { return 1500 * time.Millisecond }
+	}
+	for _, r := range sample() {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestTableGolden(t *testing.T) { golden(t, "table", writeAll(t, "table", false)) }
+
+func TestJSONLines(t *testing.T) {
+	out := writeAll(t, "jsonl", false)
+	golden(t, "scan.jsonl", out)
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(sample()) {
+		t.Fatalf("%d lines", len(lines))
+	}
+	// Independent check with encoding/json into a generic map: absent
+	// values are absent, present ones have the contract's names.
+	var m []map[string]any
+	for _, l := range lines {
+		var o map[string]any
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		m = append(m, o)
+	}
+	if m[0]["rtt_ms"] != 1.235 || m[0]["mss"] != 1460.0 || m[0]["sack"] != true || m[0]["initial_ttl"] != 64.0 || m[0]["time"] != "2026-11-23T12:00:00.123456Z" {
+		t.Errorf("open record %v", m[0])
+	}
+	for _, k := range []string{"rtt_ms", "ttl", "mss", "window", "sack", "timestamps", "hops"} {
+		if _, ok := m[2][k]; ok {
+			t.Errorf("no-response record has %q: %v", k, m[2])
+		}
+	}
+	if _, ok := m[1]["mss"]; ok {
+		t.Errorf("RST without MSS option reports one: %v", m[1])
+	}
+	if _, ok := m[4]["ttl"]; ok || m[4]["mss"] != 1448.0 {
+		t.Errorf("connect-mode record invents fields: %v", m[4])
+	}
+}
+
+func TestPingJSONLines(t *testing.T) {
+	var b bytes.Buffer
+	w, _ := New("jsonl", &b, true)
+	r := sample()[0]
+	r.Seq = 3
+	w.Write(r)
+	w.Close()
+	WriteSummary(&b, probe.Summarize(sample()))
+	golden(t, "ping.jsonl", b.Bytes())
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	var first map[string]any
+	var last map[string]map[string]any
+	if json.Unmarshal([]byte(lines[0]), &first) != nil || first["seq"] != 3.0 {
+		t.Fatalf("first line %s", lines[0])
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	s := last["summary"]
+	for _, k := range []string{"sent", "received", "loss_pct", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_stddev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms"} {
+		if _, ok := s[k]; !ok {
+			t.Errorf("summary lacks %s: %v", k, s)
+		}
+	}
+	if s["sent"] != 5.0 || s["received"] != 3.0 || s["loss_pct"] != 40.0 {
+		t.Errorf("summary %v", s)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	out := writeAll(t, "csv", false)
+	golden(t, "scan.csv", out)
+	rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != strings.Join(Columns, ",") || len(rows) != 1+len(sample()) {
+		t.Fatalf("header %v, %d rows", rows[0], len(rows))
+	}
+	if rows[3][4] != "" || rows[3][2] != "filtered" || rows[1][4] != "1.235" {
+		t.Errorf("rows %v", rows)
+	}
+}
+
+func checkResults() []probe.CheckResult {
+	rs := sample()
+	pass := probe.Evaluate(probe.Check{Name: "web", Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen},
+		MaxRTT: 50 * time.Millisecond}, rs[:1])
+	fail := probe.Evaluate(probe.Check{Name: "ssh <behind> \"fw\"", Target: "198.18.12.10", Port: 22, States: []probe.State{probe.StateOpen}}, rs[2:3])
+	return []probe.CheckResult{pass, fail}
+}
+
+func TestJUnit(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, checkResults(), t0, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checks.junit.xml", b.Bytes())
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	cs := doc.Suites[0].Cases
+	if doc.Tests != 2 || doc.Failures != 1 || cs[0].Failure != nil || cs[1].Failure == nil || cs[1].Name != `ssh <behind> "fw"` {
+		t.Fatalf("%+v", doc)
+	}
+}
+
+func TestPrometheus(t *testing.T) {
+	var b bytes.Buffer
+	if err := WritePrometheus(&b, checkResults(), t0); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checks.prom", b.Bytes())
+	// The text format, line by line: every sample's metric has HELP and
+	// TYPE before it, names and labels are well formed, values parse.
+	typed := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if f := strings.Fields(l); strings.HasPrefix(l, "# TYPE ") {
+			typed[f[2]] = f[3] == "gauge"
+			continue
+		} else if strings.HasPrefix(l, "# HELP ") {
+			continue
+		}
+		name, rest, ok := strings.Cut(l, "{")
+		labels, value, ok2 := strings.Cut(rest, "} ")
+		if !ok || !ok2 || !typed[name] || !strings.HasPrefix(name, "synprobe_") {
+			t.Fatalf("bad sample line %q", l)
+		}
+		if strings.Count(labels, `="`) < 3 {
+			t.Fatalf("labels %q", labels)
+		}
+		if _, err := parseFloat(value); err != nil {
+			t.Fatalf("value %q: %v", value, err)
+		}
+	}
+	if !strings.Contains(b.String(), `synprobe_check_success{check="web",target="198.18.10.10",port="80"} 1`) ||
+		!strings.Contains(b.String(), `synprobe_check_success{check="ssh <behind> \"fw\"",target="198.18.12.10",port="22"} 0`) {
+		t.Fatalf("success samples missing:\n%s", b.String())
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.prom")
+	if err := WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write([]byte("a 1\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	entries, _ := os.ReadDir(filepath.Dir(p))
+	if string(b) != "a 1\n" || len(entries) != 1 {
+		t.Fatalf("%q, %d files", b, len(entries))
+	}
+}
+
+func TestPcapReadBack(t *testing.T) {
+	var b bytes.Buffer
+	pw, err := NewPcapWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{198, 18, 1, 1}, DstIP: []byte{198, 18, 10, 10}}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, SYN: true, Seq: 7}
+	tcp.SetNetworkLayerForChecksum(ip)
+	sb := gopacket.NewSerializeBuffer()
+	gopacket.SerializeLayers(sb, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ip, tcp)
+	at := time.Unix(1795490000, 123456789)
+	pw.WritePacket(at, sb.Bytes())
+	pw.WritePacket(at.Add(time.Millisecond), sb.Bytes())
+	pw.Flush()
+	r, err := pcapgo.NewReader(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LinkType() != layers.LinkTypeIPv4 || r.Resolution() != gopacket.TimestampResolutionNanosecond {
+		t.Fatalf("link %v resolution %v", r.LinkType(), r.Resolution())
+	}
+	data, ci, err := r.ReadPacketData()
+	if err != nil || !ci.Timestamp.Equal(at) || !bytes.Equal(data, sb.Bytes()) {
+		t.Fatalf("%v %v", ci, err)
+	}
+	p := gopacket.NewPacket(data, layers.LayerTypeIPv4, gopacket.Default)
+	if p.Layer(layers.LayerTypeTCP).(*layers.TCP).Seq != 7 {
+		t.Fatal("packet changed")
+	}
+}
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
