@@ -287,25 +287,32 @@ func udpEchoTTL(t *testing.T, l *Lab, node string) int {
 }
 
 // udpLoss sends n datagrams from node from to node to and counts how many
-// a plain UDP socket there receives.
+// distinct ones a plain UDP socket there receives. Warm-up datagrams go
+// first until one arrives, so that ARP over a lossy link (whose first try
+// may be lost, and retried only after a second) is settled before counting.
 func udpLoss(t *testing.T, l *Lab, from, node string, n int) int {
 	t.Helper()
 	var srv net.PacketConn
 	if err := l.Do(node, func() (err error) { srv, err = net.ListenPacket("udp4", ":9"); return }); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	var got atomic.Int64
+	var warm atomic.Bool
+	seen := make([]bool, n)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 64)
 		for {
-			srv.SetReadDeadline(time.Now().Add(time.Second))
-			if _, _, err := srv.ReadFrom(buf); err != nil {
-				return
+			m, _, err := srv.ReadFrom(buf)
+			if err != nil {
+				return // closed below
 			}
-			got.Add(1)
+			var i int
+			if _, err := fmt.Sscanf(string(buf[:m]), "d%d", &i); err == nil && i >= 0 && i < n {
+				seen[i] = true
+			} else if string(buf[:m]) == "w" {
+				warm.Store(true)
+			}
 		}
 	}()
 	var cl net.Conn
@@ -313,15 +320,32 @@ func udpLoss(t *testing.T, l *Lab, from, node string, n int) int {
 		cl, err = net.Dial("udp4", net.JoinHostPort(l.Addr(node).String(), "9"))
 		return
 	}); err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	for i := 0; !warm.Load(); i++ { // bounded: at most 250 warm-ups, 20 ms apart
+		if i == 250 {
+			srv.Close()
+			t.Fatalf("%s → %s: no datagram arrived in 5 s", from, node)
+		}
+		fmt.Fprint(cl, "w")
+		time.Sleep(20 * time.Millisecond)
+	}
 	for i := range n { // bounded: n datagrams, about 1 ms apart
-		fmt.Fprintf(cl, "%d", i)
+		fmt.Fprintf(cl, "d%d", i)
 		time.Sleep(time.Millisecond)
 	}
+	time.Sleep(300 * time.Millisecond) // what is in flight lands
+	srv.Close()
 	<-done
-	return n - int(got.Load())
+	lost := 0
+	for _, ok := range seen {
+		if !ok {
+			lost++
+		}
+	}
+	return lost
 }
 
 // dialWatchingICMP connects while a raw ICMP socket (the kernel's, not
