@@ -401,15 +401,8 @@ func (l *Lab) configure(n *Node) error {
 	}); err != nil {
 		return err
 	}
-	if script := firewallScript(n); script != "" {
-		if err := l.nft(n.Name, script); err != nil {
-			return err
-		}
-	}
-	if script := clampScript(n); script != "" {
-		if err := l.nft(n.Parent, script); err != nil {
-			return err
-		}
+	if err := l.firewall(n); err != nil {
+		return err
 	}
 	if n.Role == RoleTarget && len(n.OpenPorts) > 0 {
 		ls, err := listen(l.names[n.Name], n.OpenPorts)

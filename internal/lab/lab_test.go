@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
@@ -396,6 +397,27 @@ func TestCloseLeavesNothing(t *testing.T) {
 	} else {
 		c.Close()
 	}
+	// While up, the target has its firewall table and the router its clamp table.
+	for node, table := range map[string]string{"t": FirewallTable, "r": ClampTable} {
+		if err := l.Do(node, func() error {
+			c, err := nftables.New()
+			if err != nil {
+				return err
+			}
+			tables, err := c.ListTables()
+			if err != nil {
+				return err
+			}
+			for _, tb := range tables {
+				if tb.Name == table {
+					return nil
+				}
+			}
+			return fmt.Errorf("no table %s among %d", table, len(tables))
+		}); err != nil {
+			t.Errorf("%s: %v", node, err)
+		}
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -420,6 +442,24 @@ func TestCloseLeavesNothing(t *testing.T) {
 		if strings.HasPrefix(li.Name, "to-") || li.Name == ifUp {
 			t.Errorf("interface %s leaked into the root namespace", li.Name)
 		}
+	}
+	// Nor any nftables table of ours (the lab never puts one there).
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name == FirewallTable || tb.Name == ClampTable {
+			t.Errorf("nftables table %s in the root namespace", tb.Name)
+		}
+	}
+	// Nor its owner file.
+	if _, err := os.Stat(ownerPath(l.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("owner file of lab %s left: %v", l.ID, err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)

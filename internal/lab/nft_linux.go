@@ -3,83 +3,166 @@
 package lab
 
 import (
-	"bytes"
-	"context"
+	"encoding/binary"
 	"fmt"
-	"os/exec"
-	"strings"
-	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
-// Firewalls and MSS clamps are nftables rulesets loaded with `nft -f`
-// inside the node's namespace: the nft command (Debian package nftables)
-// is the reference implementation of the language, and the rules read here
-// exactly as an administrator would write them. They live in the node's
-// namespace and vanish with it.
+// Firewalls and MSS clamps are nftables rules built with google/nftables
+// and sent over netlink into the node's namespace: no nft binary is needed.
+// Each rule is what the nft line in its comment compiles to (compare with
+// `nft --debug=netlink`). The tables live in the node's namespace and
+// vanish with it.
 
-var actionStmt = map[Action]string{
-	Accept:                "accept",
-	Drop:                  "drop",
-	RejectRST:             "reject with tcp reset",
-	RejectPortUnreach:     "reject with icmp type port-unreachable",
-	RejectHostUnreach:     "reject with icmp type host-unreachable",
-	RejectAdminProhibited: "reject with icmp type admin-prohibited",
+// FirewallTable and ClampTable name the lab's nftables tables (family ip)
+// in a target and in a clamping router.
+const (
+	FirewallTable = "synprobe"
+	ClampTable    = "synprobe-clamp"
+)
+
+// rejectICMPCode is the ICMP destination-unreachable code of each ICMP
+// reject (RFC 792, RFC 1812).
+var rejectICMPCode = map[Action]uint8{
+	RejectPortUnreach:     3,
+	RejectHostUnreach:     1,
+	RejectAdminProhibited: 13,
 }
 
-// firewallScript is the ruleset for a target's own input: rules for a port
-// first, then the rule for the whole host (TCP only, so that UDP and ICMP
-// checks of the lab still work).
-func firewallScript(n *Node) string {
-	if len(n.Firewall) == 0 {
-		return ""
+// verdict is the statement that ends a rule with action a.
+func verdict(a Action) []expr.Any {
+	switch a {
+	case Accept:
+		return []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	case Drop:
+		return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}
+	case RejectRST: // reject with tcp reset
+		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}
 	}
-	var b strings.Builder
-	b.WriteString("table inet synprobe {\n  chain input {\n    type filter hook input priority filter; policy accept;\n")
+	// reject with icmp type <code>
+	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: rejectICMPCode[a]}}
+}
+
+// isTCP: meta l4proto tcp
+func isTCP() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+	}
+}
+
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+// dport: tcp dport <port>
+func dport(port uint16) []expr.Any {
+	return append(isTCP(),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(port)},
+	)
+}
+
+// firewallRules is a target's input chain: rules for a port first, then
+// the rule for the whole host (TCP only, so that UDP and ICMP checks of
+// the lab still work).
+func firewallRules(n *Node) [][]expr.Any {
+	var out [][]expr.Any
 	for _, r := range n.Firewall {
 		if r.Port != 0 {
-			fmt.Fprintf(&b, "    tcp dport %d %s\n", r.Port, actionStmt[r.Action])
+			out = append(out, append(dport(r.Port), verdict(r.Action)...)) // tcp dport P <action>
 		}
 	}
 	for _, r := range n.Firewall {
 		if r.Port == 0 {
-			fmt.Fprintf(&b, "    meta l4proto tcp %s\n", actionStmt[r.Action])
+			out = append(out, append(isTCP(), verdict(r.Action)...)) // meta l4proto tcp <action>
 		}
 	}
-	b.WriteString("  }\n}\n")
-	return b.String()
+	return out
 }
 
-// clampScript is the ruleset for the parent router of a link with ClampMSS:
-// SYNs forwarded into or out of the link whose MSS is larger are rewritten.
-func clampScript(n *Node) string {
+// ifname is an interface name as meta iifname/oifname loads it.
+func ifname(s string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, s)
+	return b
+}
+
+// clampRules rewrite, in the parent router of a link with ClampMSS, the
+// MSS option of SYNs (and SYN-ACKs) forwarded into or out of the link:
+//
+//	oifname "to-X" tcp flags syn tcp option maxseg size > M tcp option maxseg size set M
+//	iifname "to-X" tcp flags syn tcp option maxseg size > M tcp option maxseg size set M
+func clampRules(n *Node) [][]expr.Any {
 	if n.Link.ClampMSS == 0 {
-		return ""
+		return nil
 	}
-	ifn := ifDown(n.Name)
-	m := n.Link.ClampMSS
-	return fmt.Sprintf(`table inet synprobe-clamp {
-  chain forward {
-    type filter hook forward priority mangle; policy accept;
-    oifname %q tcp flags syn tcp option maxseg size > %d tcp option maxseg size set %d
-    iifname %q tcp flags syn tcp option maxseg size > %d tcp option maxseg size set %d
-  }
-}
-`, ifn, m, m, ifn, m, m)
+	m := be16(n.Link.ClampMSS)
+	var out [][]expr.Any
+	for _, key := range []expr.MetaKey{expr.MetaKeyOIFNAME, expr.MetaKeyIIFNAME} {
+		r := []expr.Any{
+			&expr.Meta{Key: key, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(ifDown(n.Name))},
+		}
+		r = append(r, isTCP()...)
+		r = append(r,
+			// tcp flags syn
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x02}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0}},
+			// tcp option maxseg size > M (absent option: no match)
+			&expr.Exthdr{DestRegister: 1, Op: expr.ExthdrOpTcpopt, Type: 2, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpGt, Register: 1, Data: m},
+			// tcp option maxseg size set M (the kernel fixes the checksum)
+			&expr.Immediate{Register: 1, Data: m},
+			&expr.Exthdr{SourceRegister: 1, Op: expr.ExthdrOpTcpopt, Type: 2, Offset: 2, Len: 2},
+		)
+		out = append(out, r)
+	}
+	return out
 }
 
-// nft loads script into node's namespace.
-func (l *Lab) nft(node, script string) error {
-	if _, err := exec.LookPath("nft"); err != nil {
-		return fmt.Errorf("nft not found: install nftables (apt-get install nftables): %w", err)
+// nftChain creates table/chain at hook and priority in node's namespace
+// and adds rules to it, in one netlink transaction.
+func (l *Lab) nftChain(node, table string, hook *nftables.ChainHook, prio *nftables.ChainPriority, rules [][]expr.Any) error {
+	ns, err := netns.GetFromName(l.names[node])
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := l.Command(ctx, node, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("nft in %s: %v: %s\n%s", node, err, strings.TrimSpace(out.String()), script)
+	defer ns.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	if err != nil {
+		return fmt.Errorf("nftables in %s: %w", node, err)
+	}
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
+	policy := nftables.ChainPolicyAccept
+	ch := c.AddChain(&nftables.Chain{
+		Name: "lab", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: hook, Priority: prio, Policy: &policy,
+	})
+	for _, r := range rules {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables table %s in %s: %w", table, node, err)
+	}
+	return nil
+}
+
+// firewall loads n's firewall into its namespace and its MSS clamp into
+// its parent's.
+func (l *Lab) firewall(n *Node) error {
+	if rules := firewallRules(n); len(rules) > 0 {
+		if err := l.nftChain(n.Name, FirewallTable, nftables.ChainHookInput, nftables.ChainPriorityFilter, rules); err != nil {
+			return err
+		}
+	}
+	if rules := clampRules(n); len(rules) > 0 {
+		if err := l.nftChain(n.Parent, ClampTable, nftables.ChainHookForward, nftables.ChainPriorityMangle, rules); err != nil {
+			return err
+		}
 	}
 	return nil
 }
