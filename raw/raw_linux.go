@@ -396,13 +396,14 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 
 // ipStart finds the IPv4 header in a looped-back transmitted frame: the
 // kernel returns it with its link-layer header (14 bytes of Ethernet on
-// veth and loopback, none on tun).
+// veth and loopback, none on tun). Ethernet is tried first: a MAC address
+// can begin with a byte that looks like an IPv4 version and IHL.
 func ipStart(b []byte) []byte {
+	if len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 && b[14]>>4 == 4 && b[14]&0xf >= 5 {
+		return b[14:]
+	}
 	if len(b) >= 20 && b[0]>>4 == 4 && b[0]&0xf >= 5 {
 		return b
-	}
-	if len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 {
-		return b[14:]
 	}
 	return nil
 }

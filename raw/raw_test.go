@@ -289,3 +289,19 @@ func TestAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations per batch: more than 8 per packet", a)
 	}
 }
+
+func TestIPStart(t *testing.T) {
+	ip := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 198, 18, 1, 1, 198, 18, 10, 10}
+	// A frame whose destination MAC begins with 0x46, which is also a
+	// plausible IPv4 version/IHL byte.
+	eth := append([]byte{0x46, 1, 2, 3, 4, 5, 0x4e, 1, 2, 3, 4, 5, 0x08, 0x00}, ip...)
+	if got := ipStart(eth); len(got) != 20 || got[12] != 198 {
+		t.Fatalf("ethernet frame: %x", got)
+	}
+	if got := ipStart(ip); len(got) != 20 {
+		t.Fatalf("bare packet: %x", got)
+	}
+	if got := ipStart([]byte{1, 2, 3}); got != nil {
+		t.Fatalf("garbage: %x", got)
+	}
+}
