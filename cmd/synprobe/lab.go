@@ -11,6 +11,7 @@ import (
 	"sort"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/internal/lab"
@@ -70,7 +71,9 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 				st, err := lab.ReadState()
 				switch {
 				case err == nil && st.Alive():
-					fmt.Fprintf(w, "lab up (daemon pid %d)\n", st.PID)
+					topo := lab.Demo()
+					fmt.Fprintf(w, "lab up (daemon pid %d, since %s; delay and loss: %s; prober %s on %s)\n",
+						st.PID, st.Started.UTC().Format(time.RFC3339), st.WireMode, proberAddr(topo), topo.ProberInterface("r1"))
 				case err == nil:
 					fmt.Fprintf(w, "lab state left by daemon pid %d, which is gone: run synprobe lab down\n", st.PID)
 				default:
@@ -115,10 +118,20 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 	return cmd
 }
 
+// proberAddr is the prober's address on its first link.
+func proberAddr(t lab.Topology) string {
+	for _, n := range t.Nodes {
+		if n.Parent == lab.ProberName {
+			return n.Link.ParentSide().String()
+		}
+	}
+	return "?"
+}
+
 // printDemo says what is in the demo lab and what synprobe should find.
 func printDemo(w io.Writer) {
 	topo := lab.Demo()
-	fmt.Fprintf(w, "lab up: prober 198.18.1.1 (run commands there with: synprobe lab exec -- COMMAND)\n\n")
+	fmt.Fprintf(w, "lab up: prober %s on %s (run commands there with: synprobe lab exec -- COMMAND)\n\n", proberAddr(topo), topo.ProberInterface("r1"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tHOPS\tWHAT SYNPROBE SHOULD SHOW")
 	nodes := topo.Nodes

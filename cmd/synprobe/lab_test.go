@@ -91,6 +91,10 @@ func TestLabCLI(t *testing.T) {
 	if _, code := run("lab", "exec", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("lab exec exit code %d, want 7 passed through", code)
 	}
+	// lab down finds the daemon even when its state file is lost.
+	if err := os.Remove(filepath.Join(dir, "lab.json")); err != nil {
+		t.Fatal(err)
+	}
 	out, code = run("lab", "down")
 	if code != 0 {
 		t.Fatalf("lab down: exit %d\n%s", code, out)

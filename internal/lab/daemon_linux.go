@@ -176,12 +176,13 @@ func Up(exe string, args ...string) (State, error) {
 // namespaces it removed.
 func Down() ([]string, error) {
 	if st, err := ReadState(); err == nil && st.Alive() {
-		unix.Kill(st.PID, unix.SIGTERM)
-		for i := 0; i < 100 && st.Alive(); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if st.Alive() {
-			unix.Kill(st.PID, unix.SIGKILL)
+		stopDaemon(st.PID)
+	}
+	// A daemon whose state file was lost is still found by its owner
+	// file: the PID there, if it is a lab daemon.
+	if id, err := demoID(); err == nil {
+		if pid := ownerPID(id); pid > 0 && isLabDaemon(pid) {
+			stopDaemon(pid)
 		}
 	}
 	os.Remove(statePath())
@@ -261,6 +262,46 @@ func ownerAlive(id string) bool {
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	return err == nil && pid > 0 && unix.Kill(pid, 0) == nil
+}
+
+// ownerPID is the PID in lab id's owner file, 0 if none.
+func ownerPID(id string) int {
+	b, err := os.ReadFile(ownerPath(id))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// isLabDaemon reports whether pid runs `synprobe lab daemon`.
+func isLabDaemon(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(b), "\x00lab\x00daemon")
+}
+
+// stopDaemon sends SIGTERM, waits up to 10 s for the daemon to remove its
+// lab, then kills it (its namespaces are then removed as leftovers).
+func stopDaemon(pid int) {
+	unix.Kill(pid, unix.SIGTERM)
+	alive := func() bool { return unix.Kill(pid, 0) == nil && !zombie(pid) }
+	for i := 0; i < 100 && alive(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if alive() {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// zombie reports whether pid has exited but not been reaped (a daemon
+// started by this very process, as in tests).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := strings.Cut(string(b), ") ")
+	return ok && strings.HasPrefix(rest, "Z")
 }
 
 // killInside kills every process whose network namespace is name's.
