@@ -1,6 +1,7 @@
 package craft
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -82,7 +83,7 @@ func TestWScaleClampedStillParsed(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	o := p.TCP.Options
-	if !o.HasWScale || o.WScale != 14 || o.WScaleSent != 20 || o.MSS != 1460 || !o.HasTimestamps {
+	if !o.HasWScale || o.WScale != 14 || o.WScaleSent != 20 || !o.WScaleClamped || o.MSS != 1460 || !o.HasTimestamps {
 		t.Fatalf("options %+v", o)
 	}
 }
@@ -110,11 +111,16 @@ func TestOptionsUnknownAndSACK(t *testing.T) {
 	if err := o.Parse(opts); err != nil {
 		t.Fatal(err)
 	}
-	if o.NumSACK != 2 || o.SACK[1] != (SACKBlock{3, 4}) || o.NumUnknown != 1 || o.Unknown[0] != (UnknownOption{30, 22, 4}) {
+	if o.NumSACK != 2 || o.SACK[1] != (SACKBlock{3, 4}) || o.NumUnknown != 1 || o.Unknown[0] != (UnknownOption{Kind: 30, Len: 4, Off: 20}) {
 		t.Fatalf("%+v", o)
 	}
-	if got := opts[o.Unknown[0].Off : o.Unknown[0].Off+o.Unknown[0].Len-2]; got[0] != 0xab || got[1] != 0xcd {
-		t.Fatalf("unknown data %x", got)
+	if got := o.UnknownBytes(0); !bytes.Equal(got, []byte{30, 4, 0xab, 0xcd}) {
+		t.Fatalf("unknown option bytes %x", got)
+	}
+	// The parsed list re-encodes to the same bytes up to and including EOL.
+	var enc [TCPMaxOptions]byte
+	if n, err := o.Encode(enc[:]); err != nil || !bytes.Equal(enc[:n], opts[:25]) {
+		t.Fatalf("re-encoded %x (%v), want %x", enc[:n], err, opts[:25])
 	}
 	if o.HasMSS || o.MSS != 0 {
 		t.Fatal("absent MSS reported")

@@ -22,21 +22,32 @@ const MaxWScale = 14
 // SACKBlock is one left/right edge pair of a SACK option.
 type SACKBlock struct{ Left, Right uint32 }
 
-// UnknownOption locates an option of a kind craft does not interpret inside
-// the header's RawOptions: its data (after kind and length) is
-// RawOptions[Off : Off+Len-2].
-type UnknownOption struct{ Kind, Off, Len uint8 }
+// UnknownOption is an option of a kind craft does not interpret. Its bytes
+// (kind and length included) stay available through TCPOptions.UnknownBytes.
+type UnknownOption struct {
+	Kind uint8
+	Len  uint8 // the option's length byte: kind, length and data
+	Off  uint8 // offset of the option's kind byte in the option list
+}
+
+// MaxUnknown is how many unknown options TCPOptions keeps: 40 bytes of
+// options hold at most 20 two-byte options, so none is ever dropped.
+const MaxUnknown = TCPMaxOptions / 2
 
 // TCPOptions is what the options of one TCP header say. Every option has a
-// presence flag: an MSS that was not sent is absent, never a default.
+// presence flag: an MSS that was not sent is absent, never a default. It
+// holds a copy of the option bytes, so it never points into a receive
+// buffer; TCPOptions values compare with ==.
 type TCPOptions struct {
 	HasMSS bool
 	MSS    uint16
 
 	HasWScale bool
 	WScale    uint8 // the shift in effect: at most 14
-	// WScaleSent is the shift as sent; above 14 it was clamped to WScale.
-	WScaleSent uint8
+	// WScaleSent is the shift as sent; WScaleClamped reports that it was
+	// above 14 and WScale holds 14 instead (RFC 7323 section 2.3).
+	WScaleSent    uint8
+	WScaleClamped bool
 
 	SACKPermitted bool
 
@@ -47,16 +58,32 @@ type TCPOptions struct {
 	SACK    [4]SACKBlock
 
 	NumUnknown int
-	Unknown    [8]UnknownOption // at most 40/2 fit; more than 8 are not kept
+	Unknown    [MaxUnknown]UnknownOption
 
 	// Kinds lists every option kind in wire order, NOP and EOL included,
 	// for fingerprinting the other side's stack (the "layout").
 	Kinds    [TCPMaxOptions]uint8
 	NumKinds int
+
+	raw    [TCPMaxOptions]byte // the option list as parsed
+	rawLen uint8
 }
 
 // KindList is the option kinds in wire order.
 func (o *TCPOptions) KindList() []uint8 { return o.Kinds[:o.NumKinds] }
+
+// Bytes is the option list as parsed (a copy held in o).
+func (o *TCPOptions) Bytes() []byte { return o.raw[:o.rawLen] }
+
+// UnknownBytes returns the i-th unknown option as on the wire: kind, length
+// and data. The slice points into o, not into the parsed buffer.
+func (o *TCPOptions) UnknownBytes(i int) []byte {
+	if i < 0 || i >= o.NumUnknown {
+		return nil
+	}
+	u := o.Unknown[i]
+	return o.raw[u.Off : int(u.Off)+int(u.Len)]
+}
 
 // Parse walks opts (the option bytes of one header), filling o. It stops at
 // the first malformed option and returns an error saying which; what was
@@ -66,17 +93,14 @@ func (o *TCPOptions) Parse(opts []byte) error {
 	if len(opts) > TCPMaxOptions {
 		return fmt.Errorf("TCP options: %d bytes: %w", len(opts), ErrOptionsTooLong)
 	}
-	clamped := false
+	o.rawLen = uint8(copy(o.raw[:], opts))
 	for i := 0; i < len(opts); {
 		kind := opts[i]
 		o.Kinds[o.NumKinds] = kind
 		o.NumKinds++
 		switch kind {
 		case OptEOL:
-			if clamped {
-				return ErrWScaleClamped
-			}
-			return nil
+			return o.clampErr()
 		case OptNOP:
 			i++
 			continue
@@ -116,7 +140,7 @@ func (o *TCPOptions) Parse(opts []byte) error {
 			o.HasMSS, o.MSS = true, binary.BigEndian.Uint16(data)
 		case OptWScale:
 			o.HasWScale, o.WScaleSent, o.WScale = true, data[0], min(data[0], MaxWScale)
-			clamped = clamped || data[0] > MaxWScale
+			o.WScaleClamped = data[0] > MaxWScale
 		case OptSACKPermitted:
 			o.SACKPermitted = true
 		case OptTimestamps:
@@ -129,17 +153,64 @@ func (o *TCPOptions) Parse(opts []byte) error {
 				o.NumSACK++
 			}
 		default:
-			if o.NumUnknown < len(o.Unknown) {
-				o.Unknown[o.NumUnknown] = UnknownOption{Kind: kind, Off: uint8(i + 2), Len: uint8(l)}
-				o.NumUnknown++
-			}
+			o.Unknown[o.NumUnknown] = UnknownOption{Kind: kind, Len: uint8(l), Off: uint8(i)}
+			o.NumUnknown++
 		}
 		i += l
 	}
-	if clamped {
+	return o.clampErr()
+}
+
+// clampErr is the advisory error of a parse that succeeded.
+func (o *TCPOptions) clampErr() error {
+	if o.WScaleClamped {
 		return ErrWScaleClamped
 	}
 	return nil
+}
+
+// Encode writes the option list o describes into b, in the wire order that
+// Kinds records (so a parsed list re-encodes to the same bytes, unknown
+// options included), and returns its length, unpadded. A kind that appears
+// twice is written twice with the one value o holds; a window scale is
+// written as sent (WScaleSent). To build options from scratch, use the Put
+// writers or PutLayout instead.
+func (o *TCPOptions) Encode(b []byte) (int, error) {
+	n, unknown := 0, 0
+	var err error
+	for _, kind := range o.KindList() {
+		switch kind {
+		case OptEOL:
+			if n >= len(b) {
+				return n, ErrOptionsTooLong
+			}
+			b[n] = OptEOL
+			n++
+		case OptNOP:
+			n, err = PutNOP(b, n)
+		case OptMSS:
+			n, err = PutMSS(b, n, o.MSS)
+		case OptWScale:
+			n, err = PutWScale(b, n, o.WScaleSent)
+		case OptSACKPermitted:
+			n, err = PutSACKPermitted(b, n)
+		case OptTimestamps:
+			n, err = PutTimestamps(b, n, o.TSval, o.TSecr)
+		case OptSACK:
+			n, err = PutSACK(b, n, o.SACK[:o.NumSACK])
+		default:
+			u := o.UnknownBytes(unknown)
+			unknown++
+			if u == nil || n+len(u) > len(b) {
+				return n, ErrOptionsTooLong
+			}
+			n += copy(b[n:], u)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Option writers append one option to b at offset n and return the new
