@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"sort"
@@ -100,7 +101,11 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 					return &exitError{code: exitNoProbe, err: errors.New("lab is not up: run synprobe lab up first")}
 				}
 				err = lab.EnterAndExec(st.Namespaces[lab.ProberName], args)
-				return &exitError{code: exitNoProbe, err: err}
+				if errors.Is(err, exec.ErrNotFound) {
+					// As a shell says it: 127, command not found.
+					return &exitError{code: 127, err: fmt.Errorf("lab exec: %s: command not found", args[0])}
+				}
+				return &exitError{code: exitNoProbe, err: fmt.Errorf("lab exec: %w", err)}
 			},
 		},
 		&cobra.Command{

@@ -91,6 +91,9 @@ func TestLabCLI(t *testing.T) {
 	if _, code := run("lab", "exec", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("lab exec exit code %d, want 7 passed through", code)
 	}
+	if out, code := run("lab", "exec", "--", "no-such-command-synprobe"); code != 127 || !strings.Contains(out, "command not found") {
+		t.Errorf("lab exec of a missing command: exit %d, want 127:\n%s", code, out)
+	}
 	// lab down finds the daemon even when its state file is lost.
 	if err := os.Remove(filepath.Join(dir, "lab.json")); err != nil {
 		t.Fatal(err)
