@@ -182,6 +182,7 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 			// A fresh "answered" bit per probe: ping keeps one per try.
 			s.answered[0].Store(0)
 			s.handle(&msgs[i])
+			s.flushResets()
 			for k, pe := range s.pending { // ICMP settles a ping at once
 				delete(s.pending, k)
 				p.got, p.gotOK = pe.r, true

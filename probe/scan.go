@@ -94,7 +94,9 @@ type scanner struct {
 	txTimes map[uint64]txTime
 	pending map[uint64]pendingICMP
 	rxPkt   craft.Packet
-	rstBuf  [64]byte
+	// RSTs for the SYN-ACKs of one receive batch, sent together.
+	rstBufs [64][64]byte
+	rsts    []raw.Outgoing
 	emitMu  sync.Mutex
 }
 
@@ -422,6 +424,7 @@ func (s *scanner) receive(stop <-chan struct{}) error {
 		for i := range msgs[:n] {
 			s.handle(&msgs[i])
 		}
+		s.flushResets()
 		if now := time.Now(); now.Sub(lastSweep) > 250*time.Millisecond {
 			s.sweep(now)
 			lastSweep = now
@@ -610,18 +613,40 @@ func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
 // connection it has already closed) and is why --no-reset still leaves no
 // half-open connection behind on a Linux prober.
 func (s *scanner) reset(dst netip.Addr, dport, sport uint16, seq uint32) {
+	if s.rsts == nil {
+		s.rsts = make([]raw.Outgoing, 0, len(s.rstBufs))
+	}
+	if len(s.rsts) == len(s.rstBufs) {
+		s.flushResets()
+	}
+	buf := s.rstBufs[len(s.rsts)][:]
 	ip := craft.IPv4{TTL: 64, Src: s.src, Dst: dst, Flags: craft.FlagDF}
 	tcp := craft.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Flags: craft.FlagRST}
-	n, err := craft.BuildTCP(s.rstBuf[:], &ip, &tcp)
+	n, err := craft.BuildTCP(buf, &ip, &tcp)
 	if err != nil {
 		return
 	}
-	if _, err := s.conn.WriteBatch([]raw.Outgoing{{Buf: s.rstBuf[:n], Dst: dst}}); err == nil {
-		s.prog.Resets.Add(1)
-		if s.cfg.Capture != nil {
-			s.cfg.Capture(Sent, s.rstBuf[:n], time.Now())
+	s.rsts = append(s.rsts, raw.Outgoing{Buf: buf[:n], Dst: dst})
+}
+
+// flushResets sends the RSTs queued by reset in one batch.
+func (s *scanner) flushResets() {
+	out := s.rsts
+	for len(out) > 0 {
+		n, err := s.conn.WriteBatch(out)
+		now := time.Now()
+		for _, p := range out[:n] {
+			s.prog.Resets.Add(1)
+			if s.cfg.Capture != nil {
+				s.cfg.Capture(Sent, p.Buf, now)
+			}
 		}
+		if err != nil {
+			n++ // skip the one that failed: a RST is a courtesy
+		}
+		out = out[min(n, len(out)):]
 	}
+	s.rsts = s.rsts[:0]
 }
 
 // flush emits what is still pending and, for every probe sent but never

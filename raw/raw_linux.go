@@ -97,9 +97,16 @@ func Listen(c *Config) (*Conn, error) {
 	if err := ipv4.NewPacketConn(conn.icmp).SetBPF(icmpFilter()); err != nil {
 		return nil, os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
 	}
+	// Replies to a fast scan arrive in bursts: ask for big buffers. Root
+	// may exceed net.core.rmem_max (SO_RCVBUFFORCE); others get what the
+	// limit allows.
 	for _, ic := range []*net.IPConn{conn.tcp, conn.icmp, conn.send} {
-		ic.SetReadBuffer(16 << 20)
-		ic.SetWriteBuffer(4 << 20)
+		if setsock(ic, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) }) != nil {
+			ic.SetReadBuffer(32 << 20)
+		}
+		if setsock(ic, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20) }) != nil {
+			ic.SetWriteBuffer(8 << 20)
+		}
 	}
 	if cfg.Interface != "" {
 		for _, ic := range []*net.IPConn{conn.send, conn.tcp, conn.icmp} {
