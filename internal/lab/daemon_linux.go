@@ -54,15 +54,6 @@ func stateDir() string {
 	return StateDir
 }
 
-// State is what `synprobe lab status` reads.
-type State struct {
-	PID        int               `json:"pid"`
-	ID         string            `json:"id"`
-	Namespaces map[string]string `json:"namespaces"` // node → namespace
-	Started    time.Time         `json:"started"`
-	WireMode   WireMode          `json:"wire_mode"` // how delay and loss are made
-}
-
 func statePath() string { return filepath.Join(stateDir(), "lab.json") }
 
 // LogPath is where the daemon writes what goes wrong.

@@ -477,15 +477,28 @@ func TestValidate(t *testing.T) {
 		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: "nobody", Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}},
 		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.1"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}},
 		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}, Prefix: pfx("8.8.0.0/16")}}},
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24"), LossUp: 1.5}}}},
+		{Nodes: []Node{{Name: "averyverylongname", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}},
+		{Nodes: []Node{{Name: "a", Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}}}}, // no role
+		{Nodes: []Node{ // a target as a parent
+			{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
+			{Name: "b", Role: RoleTarget, Parent: "a", Addr: ip("198.18.2.2"), Link: Link{Subnet: pfx("198.18.2.0/24")}},
+		}},
+		{Nodes: []Node{ // a loop of routers
+			{Name: "a", Role: RoleRouter, Parent: "b", Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
+			{Name: "b", Role: RoleRouter, Parent: "a", Addr: ip("198.18.2.2"), Link: Link{Subnet: pfx("198.18.2.0/24")}},
+		}},
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.0.0/16")}}}}, // not a /24
 	}
 	for i, topo := range bad {
 		if err := topo.Validate(); err == nil {
 			t.Errorf("topology %d accepted", i)
 		}
 	}
-	good := testTopo()
-	if err := good.Validate(); err != nil {
-		t.Fatal(err)
+	for _, good := range []Topology{testTopo(), Demo()} {
+		if err := good.Validate(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

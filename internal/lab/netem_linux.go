@@ -15,14 +15,6 @@ import (
 // CI kernel), the user-space wire does the same job. SYNPROBE_LAB_WIRE=user
 // forces the user-space wire on any kernel.
 
-// WireMode says which mechanism delayed and dropped packets.
-type WireMode string
-
-const (
-	WireNetem WireMode = "netem"
-	WireUser  WireMode = "user-space"
-)
-
 // netemWire tries the kernel path inside the wire namespace; it returns
 // false (and changes nothing) when the kernel lacks netem.
 func netemWire(wireNS string, k Link) (ok bool, err error) {
