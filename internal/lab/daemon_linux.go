@@ -236,32 +236,62 @@ func registerOwner(id string) error {
 	if err := os.MkdirAll(filepath.Dir(ownerPath(id)), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(ownerPath(id), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	pid := os.Getpid()
+	return os.WriteFile(ownerPath(id), fmt.Appendf(nil, "%d %s\n", pid, startTime(pid)), 0o644)
 }
 
 func unregisterOwner(id string) { os.Remove(ownerPath(id)) }
 
-func ownerAlive(id string) bool {
-	b, err := os.ReadFile(ownerPath(id))
+// startTime is field 22 of /proc/PID/stat, the process's start time in
+// clock ticks since boot: with the PID it names one process, even after
+// the PID is reused.
+func startTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		// A demo lab started by a synprobe older than owner files
-		// still has its state file.
-		if st, serr := readStateAt(filepath.Join(StateDir, "lab.json")); serr == nil && st.ID == id && st.Alive() {
-			return true
-		}
-		return false
+		return ""
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return err == nil && pid > 0 && unix.Kill(pid, 0) == nil
+	_, rest, _ := strings.Cut(string(b), ") ") // the name may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19] // fields 3.. start at rest[0]
 }
 
-// ownerPID is the PID in lab id's owner file, 0 if none.
-func ownerPID(id string) int {
+func ownerAlive(id string) bool {
+	if pid, start := ownerOf(id); pid > 0 {
+		return unix.Kill(pid, 0) == nil && !zombie(pid) && (start == "" || start == startTime(pid))
+	}
+	// A demo lab started by a synprobe older than owner files still
+	// has its state file.
+	st, err := readStateAt(filepath.Join(StateDir, "lab.json"))
+	return err == nil && st.ID == id && st.Alive()
+}
+
+// ownerOf reads lab id's owner file: the PID and its start time ("" if
+// the file has none), or 0 if there is no file.
+func ownerOf(id string) (pid int, start string) {
 	b, err := os.ReadFile(ownerPath(id))
 	if err != nil {
+		return 0, ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, ""
+	}
+	pid, _ = strconv.Atoi(f[0])
+	if len(f) > 1 {
+		start = f[1]
+	}
+	return pid, start
+}
+
+// ownerPID is the PID of lab id's owner if that process still runs, else 0.
+func ownerPID(id string) int {
+	if !ownerAlive(id) {
 		return 0
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, _ := ownerOf(id)
 	return pid
 }
 
