@@ -23,7 +23,7 @@ type PingConfig struct {
 	// in, an RFC 6298 estimator shortens it to SRTT + 4·RTTVAR, within
 	// [MinTimeout, Timeout].
 	Timeout    time.Duration
-	MinTimeout time.Duration // 50ms
+	MinTimeout time.Duration // 250ms: a loaded machine may be slow to read a reply
 
 	Source                     netip.Addr
 	SourcePortLo, SourcePortHi uint16
@@ -52,7 +52,7 @@ func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Su
 		cfg.Timeout = time.Second
 	}
 	if cfg.MinTimeout <= 0 {
-		cfg.MinTimeout = 50 * time.Millisecond
+		cfg.MinTimeout = 250 * time.Millisecond
 	}
 	cfg.MinTimeout = min(cfg.MinTimeout, cfg.Timeout)
 	ts, err := NewTargetSet([]AddrRange{{cfg.Target.Addr(), cfg.Target.Addr()}}, nil)
