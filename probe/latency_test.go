@@ -1,0 +1,146 @@
+//go:build linux
+
+package probe
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/privileged"
+)
+
+// TestLatencyAgainstCapture compares each reported handshake latency with
+// the SYN to SYN-ACK time in a tcpdump capture on the prober's interface,
+// with nanosecond kernel timestamps: an oracle synprobe has no part in.
+func TestLatencyAgainstCapture(t *testing.T) {
+	privileged.Require(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		privileged.Skip(t, "tcpdump is not installed (apt-get install tcpdump)")
+	}
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	for _, c := range []struct {
+		target string
+		max    time.Duration // on the median absolute error
+	}{
+		{"198.18.14.10:80", 200 * time.Microsecond}, // 20 ms + 20 ms
+		{"198.18.10.10:80", 50 * time.Microsecond},  // no added delay
+	} {
+		pcap := filepath.Join(t.TempDir(), "c.pcap")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		dump := l.Command(ctx, lab.ProberName, "tcpdump", "-i", "to-r1", "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-w", pcap, "tcp")
+		var dumpErr bytes.Buffer
+		dump.Stderr = &dumpErr
+		if err := dump.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		for i := 0; i < 100 && !strings.Contains(dumpErr.String(), "listening on"); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		var sports []uint16
+		capture := func(dir Direction, pkt []byte, _ time.Time) {
+			var p craft.Packet
+			if dir == Sent && p.Decode(pkt) == nil && p.TCP.Flags == craft.FlagSYN {
+				sports = append(sports, p.TCP.SrcPort)
+			}
+		}
+		var rs []Result
+		_, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort(c.target), Count: 30,
+			Interval: 30 * time.Millisecond, Capture: capture}, conn, func(r Result) { rs = append(rs, r) })
+		time.Sleep(300 * time.Millisecond)
+		dump.Process.Signal(syscall.SIGINT)
+		dump.Wait()
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		syn, synack := readCapture(t, pcap)
+		var errs, reported, captured []time.Duration
+		for i, r := range rs {
+			if r.Has&HasRTT == 0 || r.Clock != ClockKernel || i >= len(sports) {
+				t.Errorf("%s seq %d: no kernel-clock RTT (%v)", c.target, r.Seq, r.Clock)
+				continue
+			}
+			ts, ok1 := syn[sports[i]]
+			ta, ok2 := synack[sports[i]]
+			if !ok1 || !ok2 {
+				t.Errorf("%s seq %d: not in the capture", c.target, r.Seq)
+				continue
+			}
+			want := ta.Sub(ts)
+			d := r.RTT - want
+			if d < 0 {
+				d = -d
+			}
+			errs = append(errs, d)
+			reported = append(reported, r.RTT)
+			captured = append(captured, want)
+		}
+		if len(errs) < 25 {
+			t.Fatalf("%s: only %d probes compared", c.target, len(errs))
+		}
+		slices.Sort(errs)
+		slices.Sort(reported)
+		slices.Sort(captured)
+		med := errs[len(errs)/2]
+		t.Logf("%s: median |reported - captured| %v, p99 %v; medians %v reported, %v captured",
+			c.target, med, errs[len(errs)-1], reported[len(reported)/2], captured[len(captured)/2])
+		if med > c.max {
+			t.Errorf("%s: median error %v, want at most %v", c.target, med, c.max)
+		}
+		if d := reported[len(reported)/2] - captured[len(captured)/2]; d > c.max || -d > c.max {
+			t.Errorf("%s: median reported %v vs captured %v", c.target, reported[len(reported)/2], captured[len(captured)/2])
+		}
+	}
+}
+
+// readCapture returns, by the prober's source port, the time of each SYN
+// sent and of the SYN-ACK that answered it.
+func readCapture(t *testing.T, path string) (syn, synack map[uint16]time.Time) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Resolution() != gopacket.TimestampResolutionNanosecond {
+		t.Fatalf("capture resolution %v", r.Resolution())
+	}
+	syn, synack = map[uint16]time.Time{}, map[uint16]time.Time{}
+	src := gopacket.NewPacketSource(r, r.LinkType())
+	for p := range src.Packets() {
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil {
+			continue
+		}
+		at := p.Metadata().Timestamp
+		switch {
+		case tcp.SYN && !tcp.ACK:
+			syn[uint16(tcp.SrcPort)] = at
+		case tcp.SYN && tcp.ACK:
+			if _, seen := synack[uint16(tcp.DstPort)]; !seen {
+				synack[uint16(tcp.DstPort)] = at
+			}
+		}
+	}
+	return syn, synack
+}
