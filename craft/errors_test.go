@@ -3,6 +3,7 @@ package craft
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"testing"
 )
 
@@ -172,5 +173,78 @@ func TestLayouts(t *testing.T) {
 	}
 	if _, err := ParseLayout("bsd"); !errors.Is(err, ErrLayout) {
 		t.Fatal(err)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	v6 := netip.MustParseAddr("2001:db8::1")
+	big := make([]byte, 41)
+	cases := []struct {
+		name string
+		run  func() error
+		want error
+	}{
+		{"IPv4 into 19 bytes", func() error {
+			h := IPv4{Src: client, Dst: server}
+			_, err := h.Encode(make([]byte, 19), 0)
+			return err
+		}, ErrShortBuffer},
+		{"IPv4 with options into 20 bytes", func() error {
+			h := IPv4{Src: client, Dst: server}
+			h.SetOptions([]byte{1})
+			_, err := h.Encode(make([]byte, 20), 0)
+			return err
+		}, ErrShortBuffer},
+		{"IPv4 from an IPv6 address", func() error {
+			h := IPv4{Src: v6, Dst: server}
+			_, err := h.Encode(make([]byte, 20), 0)
+			return err
+		}, ErrAddress},
+		{"IPv4 from no address", func() error {
+			h := IPv4{Dst: server}
+			_, err := h.Encode(make([]byte, 20), 0)
+			return err
+		}, ErrAddress},
+		{"IPv4 payload over 65535", func() error {
+			h := IPv4{Src: client, Dst: server}
+			_, err := h.Encode(make([]byte, 20), 65516)
+			return err
+		}, ErrTotalLength},
+		{"IPv4 negative payload", func() error {
+			h := IPv4{Src: client, Dst: server}
+			_, err := h.Encode(make([]byte, 20), -1)
+			return err
+		}, ErrTotalLength},
+		{"IPv4 41 bytes of options", func() error { return new(IPv4).SetOptions(big) }, ErrOptionsTooLong},
+		{"TCP 41 bytes of options", func() error { return new(TCP).SetOptions(big) }, ErrOptionsTooLong},
+		{"TCP into 19 bytes", func() error {
+			_, err := new(TCP).Encode(make([]byte, 19))
+			return err
+		}, ErrShortBuffer},
+		{"BuildTCP into 39 bytes", func() error {
+			_, err := BuildTCP(make([]byte, 39), &IPv4{Src: client, Dst: server}, &TCP{})
+			return err
+		}, ErrShortBuffer},
+		{"option list too long", func() error {
+			var o TCPOptions
+			return o.Parse(big)
+		}, ErrOptionsTooLong},
+		{"MSS into 3 bytes", func() error { _, err := PutMSS(make([]byte, 3), 0, 1460); return err }, ErrOptionsTooLong},
+		{"five SACK blocks", func() error { _, err := PutSACK(make([]byte, 40), 0, make([]SACKBlock, 5)); return err }, ErrOptionsTooLong},
+		{"unknown layout", func() error { _, err := PutLayout(make([]byte, 40), Layout(9), 1460, 7, 0); return err }, ErrLayout},
+		{"layout by unknown name", func() error { _, err := ParseLayout("Linux "); return err }, ErrLayout},
+		{"SYN template for IPv6", func() error { _, err := NewSYNTemplate(SYNConfig{Dst: v6}); return err }, ErrAddress},
+		{"SYN template with unknown layout", func() error { _, err := NewSYNTemplate(SYNConfig{Layout: Layout(9)}); return err }, ErrLayout},
+		{"ICMP error into a short buffer", func() error {
+			_, err := EncodeICMPError(make([]byte, 30), 3, 3, 0, make([]byte, 28))
+			return err
+		}, ErrShortBuffer},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.run(); !errors.Is(err, c.want) {
+				t.Fatalf("error %v, want %v", err, c.want)
+			}
+		})
 	}
 }

@@ -147,7 +147,8 @@ func (o *TCPOptions) Parse(opts []byte) error {
 			o.HasTimestamps = true
 			o.TSval, o.TSecr = binary.BigEndian.Uint32(data), binary.BigEndian.Uint32(data[4:])
 		case OptSACK:
-			o.NumSACK = 0
+			// A later SACK option replaces an earlier one, stale blocks too.
+			o.NumSACK, o.SACK = 0, [4]SACKBlock{}
 			for j := 0; j+8 <= len(data); j += 8 {
 				o.SACK[o.NumSACK] = SACKBlock{binary.BigEndian.Uint32(data[j:]), binary.BigEndian.Uint32(data[j+4:])}
 				o.NumSACK++

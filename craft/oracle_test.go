@@ -5,6 +5,7 @@ package craft
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -35,7 +36,7 @@ func randomPacket(rng *rand.Rand) ([]byte, IPv4, TCP) {
 		DstPort:  uint16(rng.Uint32()),
 		Seq:      rng.Uint32(),
 		Ack:      rng.Uint32(),
-		Reserved: 0, // gopacket keeps only the NS bit of the four
+		Reserved: uint8(rng.IntN(2)), // the NS bit (RFC 3540); gopacket keeps only it of the four
 		Flags:    TCPFlags(rng.Uint32()),
 		Window:   uint16(rng.Uint32()),
 		Urgent:   uint16(rng.Uint32()),
@@ -50,6 +51,15 @@ func randomPacket(rng *rand.Rand) ([]byte, IPv4, TCP) {
 	case 2:
 		n, _ = PutSACK(o[:], 0, []SACKBlock{{rng.Uint32(), rng.Uint32()}, {rng.Uint32(), rng.Uint32()}})
 		n, _ = PadOptions(o[:], n)
+	case 3:
+		// An unknown kind (253, experimental) after NOP NOP timestamps, then EOL.
+		n, _ = PutNOP(o[:], n)
+		n, _ = PutNOP(o[:], n)
+		n, _ = PutTimestamps(o[:], n, rng.Uint32(), rng.Uint32())
+		o[n], o[n+1], o[n+2], o[n+3] = 253, 4, byte(rng.Uint32()), byte(rng.Uint32())
+		n += 4
+		o[n] = OptEOL
+		n++
 	}
 	tcp.SetOptions(o[:n])
 	buf := make([]byte, 128)
@@ -78,7 +88,7 @@ func TestBuilderAgainstGopacket(t *testing.T) {
 		}
 		if gt.SrcPort != layers.TCPPort(tcp.SrcPort) || gt.DstPort != layers.TCPPort(tcp.DstPort) || gt.Seq != tcp.Seq ||
 			gt.Ack != tcp.Ack || gt.DataOffset != tcp.DataOffset || gt.Window != tcp.Window || gt.Urgent != tcp.Urgent ||
-			gt.Checksum != tcp.Checksum || gopacketFlags(gt) != tcp.Flags {
+			gt.Checksum != tcp.Checksum || gopacketFlags(gt) != tcp.Flags || gt.NS != (tcp.Reserved&1 != 0) {
 			t.Fatalf("TCP mismatch: gopacket %+v\ncraft %+v", gt, tcp)
 		}
 		// Both checksums as gopacket computes them: reserialize its decoded
@@ -102,6 +112,54 @@ func TestBuilderAgainstGopacket(t *testing.T) {
 		if p.TCP.Seq != tcp.Seq || p.TCP.Flags != tcp.Flags || p.IP.Src != ip.Src || !p.TCPChecksumOK {
 			t.Fatalf("craft round trip: %+v", p)
 		}
+		// Every option gopacket found, craft found with the same value.
+		compareOptions(t, gt.Options, &p.TCP.Options)
+	}
+}
+
+// compareOptions checks craft's parsed options against gopacket's list.
+func compareOptions(t *testing.T, gopts []layers.TCPOption, o *TCPOptions) {
+	t.Helper()
+	var kinds []uint8
+	unknown := 0
+	for _, g := range gopts {
+		kinds = append(kinds, uint8(g.OptionType))
+		d := g.OptionData
+		ok := true
+		switch g.OptionType {
+		case layers.TCPOptionKindMSS:
+			ok = o.HasMSS && o.MSS == uint16(d[0])<<8|uint16(d[1])
+		case layers.TCPOptionKindWindowScale:
+			ok = o.HasWScale && o.WScaleSent == d[0] && o.WScale == min(d[0], MaxWScale)
+		case layers.TCPOptionKindSACKPermitted:
+			ok = o.SACKPermitted
+		case layers.TCPOptionKindTimestamps:
+			ok = o.HasTimestamps && bytes.Equal(binary4(o.TSval), d[:4]) && bytes.Equal(binary4(o.TSecr), d[4:])
+		case layers.TCPOptionKindSACK:
+			ok = o.NumSACK == len(d)/8
+			for i := 0; ok && i < o.NumSACK; i++ {
+				ok = bytes.Equal(binary4(o.SACK[i].Left), d[8*i:8*i+4]) && bytes.Equal(binary4(o.SACK[i].Right), d[8*i+4:8*i+8])
+			}
+		case layers.TCPOptionKindEndList, layers.TCPOptionKindNop:
+		default:
+			u := o.UnknownBytes(unknown)
+			unknown++
+			ok = len(u) == int(g.OptionLength) && u[0] == uint8(g.OptionType) && bytes.Equal(u[2:], d)
+		}
+		if !ok {
+			t.Fatalf("option %v: craft %+v", g, *o)
+		}
+	}
+	// gopacket pads with zeros that it does not list; craft lists the first
+	// as the EOL it is on the wire.
+	if len(kinds) > 0 && kinds[len(kinds)-1] != OptEOL && o.NumKinds == len(kinds)+1 && o.Kinds[len(kinds)] == OptEOL {
+		kinds = append(kinds, OptEOL)
+	}
+	if !bytes.Equal(kinds, o.KindList()) || unknown != o.NumUnknown {
+		t.Fatalf("option kinds: gopacket %v craft %v (unknown %d/%d)", kinds, o.KindList(), unknown, o.NumUnknown)
+	}
+	if kinds == nil && (o.HasMSS || o.HasWScale || o.SACKPermitted || o.HasTimestamps || o.NumSACK != 0) {
+		t.Fatalf("options reported present in an option-less header: %+v", *o)
 	}
 }
 
@@ -134,15 +192,32 @@ func TestParserAgainstGopacket(t *testing.T) {
 			URG: rng.IntN(2) == 0, ECE: rng.IntN(2) == 0, CWR: rng.IntN(2) == 0,
 			Window: uint16(rng.Uint32()), Urgent: uint16(rng.Uint32()),
 		}
+		gt.NS = rng.IntN(2) == 0
 		mss := uint16(rng.Uint32())
-		ws := uint8(rng.IntN(15))
+		ws := uint8(rng.IntN(256))
 		tsv, tse := rng.Uint32(), rng.Uint32()
-		gt.Options = []layers.TCPOption{
-			{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{byte(mss >> 8), byte(mss)}},
-			{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
-			{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: append(binary4(tsv), binary4(tse)...)},
-			{OptionType: layers.TCPOptionKindNop},
-			{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{ws}},
+		nop := layers.TCPOption{OptionType: layers.TCPOptionKindNop}
+		optMSS := layers.TCPOption{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{byte(mss >> 8), byte(mss)}}
+		optSP := layers.TCPOption{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2}
+		optTS := layers.TCPOption{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: append(binary4(tsv), binary4(tse)...)}
+		optWS := layers.TCPOption{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{ws}}
+		switch rng.IntN(5) {
+		case 0: // Linux SYN
+			gt.Options = []layers.TCPOption{optMSS, optSP, optTS, nop, optWS}
+		case 1: // Windows SYN
+			gt.Options = []layers.TCPOption{optMSS, nop, optWS, nop, nop, optSP}
+		case 2: // an ACK with timestamps and 1-3 SACK blocks
+			nb := 1 + rng.IntN(3)
+			sack := layers.TCPOption{OptionType: layers.TCPOptionKindSACK, OptionLength: uint8(2 + 8*nb), OptionData: randBytes(rng, 8*nb)}
+			gt.Options = []layers.TCPOption{nop, nop, optTS, nop, nop, sack}
+		case 3: // unknown kinds, kept as bytes
+			gt.Options = []layers.TCPOption{
+				{OptionType: 99, OptionLength: uint8(2 + 6), OptionData: randBytes(rng, 6)},
+				{OptionType: 254, OptionLength: 2},
+				optMSS,
+				{OptionType: 253, OptionLength: 4, OptionData: randBytes(rng, 2)},
+			}
+		case 4: // no options
 		}
 		gt.SetNetworkLayerForChecksum(g4)
 		payload := gopacket.Payload(make([]byte, rng.IntN(20)))
@@ -151,7 +226,7 @@ func TestParserAgainstGopacket(t *testing.T) {
 			t.Fatal(err)
 		}
 		var p Packet
-		if err := p.Decode(sb.Bytes()); err != nil {
+		if err := p.Decode(sb.Bytes()); err != nil && !(errors.Is(err, ErrWScaleClamped) && ws > MaxWScale) {
 			t.Fatalf("%v\n%x", err, sb.Bytes())
 		}
 		ip, tcp, o := p.IP, p.TCP, p.TCP.Options
@@ -165,9 +240,9 @@ func TestParserAgainstGopacket(t *testing.T) {
 			p.PayloadLen != len(payload) {
 			t.Fatalf("TCP %+v vs %+v", tcp, gt)
 		}
-		if !o.HasMSS || o.MSS != mss || !o.SACKPermitted || !o.HasTimestamps || o.TSval != tsv || o.TSecr != tse ||
-			!o.HasWScale || o.WScale != ws {
-			t.Fatalf("options %+v", o)
+		if tcp.Reserved&1 != 0 != gt.NS || tcp.DataOffset != gt.DataOffset || tcp.Checksum != gt.Checksum {
+			t.Fatalf("TCP %+v vs %+v", tcp, gt)
 		}
+		compareOptions(t, gt.Options, &o)
 	}
 }
