@@ -17,9 +17,9 @@ import (
 
 // This kernel, like many CI kernels, has no netem qdisc, so a link with
 // delay or loss is a "wire": a namespace holding two veth ends, a and b,
-// and two goroutines that read every frame arriving on one end with an
-// AF_PACKET socket and write it out of the other after the one-way delay,
-// or drop it with the loss probability. It works at layer 2, so it takes
+// and per direction one goroutine on its own OS thread that reads every
+// frame arriving on one end with an AF_PACKET socket and writes it out of
+// the other after the one-way delay, or drops it with the loss probability. It works at layer 2, so it takes
 // nothing off the TTL and ARP crosses it like any frame. The delay is
 // constant per direction, so frames leave in the order they came and a
 // FIFO is the whole schedule.
@@ -38,13 +38,16 @@ type WireStats struct {
 
 type frame struct {
 	due time.Time
-	n   int
-	buf *[]byte
+	b   []byte
 }
 
-const wireMTU = 65536 + 14
+// wireQueue bounds the frames in flight per direction, as a real link's
+// buffer would: past it, frames are dropped (and counted).
+const wireQueue = 65536
 
-var framePool = sync.Pool{New: func() any { b := make([]byte, wireMTU); return &b }}
+// wireMTU is the largest frame read: offloads are off on the wire's ends,
+// so frames are at most the MTU, but a packet socket truncates silently.
+const wireMTU = 65536 + 14
 
 func startWire(ns, a, b string, k Link) (*wire, error) {
 	w := &wire{fds: [2]int{-1, -1}}
@@ -64,11 +67,6 @@ func startWire(ns, a, b string, k Link) (*wire, error) {
 			if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
 				return fmt.Errorf("wire: bind %s: %w", name, err)
 			}
-			// A receive timeout lets the readers notice Close.
-			tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-			if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-				return err
-			}
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 8<<20)
 		}
@@ -85,66 +83,66 @@ func startWire(ns, a, b string, k Link) (*wire, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// direction forwards frames read on in to out after delay.
+// direction forwards frames read on in to out after delay, dropping each
+// with probability loss. One goroutine on its own OS thread does both
+// halves: it sends what is due, then waits in ppoll for the next frame or
+// the next due time, whichever comes first. ppoll takes a nanosecond
+// timeout and the thread has 1 µs of timer slack, so a frame leaves within
+// microseconds of its due time; there is no hand-off between goroutines
+// (which cost up to a millisecond per frame through Go's scheduler and
+// netpoller timers) and no timer per frame.
 func (w *wire) direction(d int, in, out, outIndex int, delay time.Duration, loss float64) {
-	q := make(chan frame, 65536)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(d)))
 	st := &w.Stats[d]
-	w.wg.Add(2)
-	go func() { // reader
+	w.wg.Add(1)
+	go func() {
 		defer w.wg.Done()
-		defer close(q)
-		for !w.stop.Load() {
-			bp := framePool.Get().(*[]byte)
-			n, from, err := unix.Recvfrom(in, *bp, 0)
-			now := time.Now()
-			if err != nil {
-				framePool.Put(bp)
-				if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-					continue
-				}
-				return
-			}
-			// The socket also sees frames the wire itself sends out of
-			// this end; only frames arriving from the peer cross.
-			if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-				framePool.Put(bp)
-				continue
-			}
-			if loss > 0 && rng.Float64() < loss {
-				st.Dropped.Add(1)
-				framePool.Put(bp)
-				continue
-			}
-			select {
-			case q <- frame{due: now.Add(delay), n: n, buf: bp}:
-			default: // queue full: a real link would drop too
-				st.Dropped.Add(1)
-				framePool.Put(bp)
-			}
-		}
-	}()
-	go func() { // writer
-		defer w.wg.Done()
-		// The writer sleeps on its own OS thread with clock_nanosleep
-		// and 1 µs of timer slack: Go's timers wake through the
-		// netpoller, whose millisecond timeouts would add up to a
-		// millisecond to every frame.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		defer runtime.UnlockOSThread() // the thread never changed namespace
 		unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 		to := &unix.SockaddrLinklayer{Ifindex: outIndex}
-		for f := range q {
-			for wait := time.Until(f.due); wait > 0; wait = time.Until(f.due) {
-				ts := unix.NsecToTimespec(wait.Nanoseconds())
-				unix.Nanosleep(&ts, nil)
+		scratch := make([]byte, wireMTU)
+		var q []frame // FIFO: the delay is constant, so due times only grow
+		fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}}
+		for !w.stop.Load() {
+			now := time.Now()
+			for len(q) > 0 && !q[0].due.After(now) {
+				if err := unix.Sendto(out, q[0].b, 0, to); err != nil {
+					st.Failed.Add(1)
+				} else {
+					st.Forwarded.Add(1)
+				}
+				q[0] = frame{}
+				q = q[1:]
 			}
-			if err := unix.Sendto(out, (*f.buf)[:f.n], 0, to); err != nil {
-				st.Failed.Add(1)
-			} else {
-				st.Forwarded.Add(1)
+			wait := 100 * time.Millisecond // to notice Close
+			if len(q) > 0 {
+				wait = min(wait, q[0].due.Sub(now))
 			}
-			framePool.Put(f.buf)
+			ts := unix.NsecToTimespec(max(wait, 0).Nanoseconds())
+			n, err := unix.Ppoll(fds, &ts, nil)
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return
+			}
+			if n == 0 || fds[0].Revents&unix.POLLIN == 0 {
+				continue
+			}
+			for range 256 { // drain what has arrived, a bounded batch
+				m, from, err := unix.Recvfrom(in, scratch, unix.MSG_DONTWAIT)
+				if err != nil {
+					break // EAGAIN: nothing more for now
+				}
+				// The socket also sees frames sent out of this end
+				// (by the other direction); only arrivals cross.
+				if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+					continue
+				}
+				if (loss > 0 && rng.Float64() < loss) || len(q) >= wireQueue {
+					st.Dropped.Add(1)
+					continue
+				}
+				q = append(q, frame{due: time.Now().Add(delay), b: append([]byte(nil), scratch[:m]...)})
+			}
 		}
 	}()
 }
