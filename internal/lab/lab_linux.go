@@ -36,7 +36,7 @@ type Lab struct {
 	WireMode WireMode
 	names    map[string]string // node → namespace name
 
-	wires   []*wire
+	wires   map[string]*wire // node → the user-space wire on its link
 	mu      sync.Mutex
 	closers []func()
 	closed  bool
@@ -286,38 +286,41 @@ func (l *Lab) link(n *Node) error {
 	if !n.Link.impaired() {
 		return vethPair(parentNS, ifDown(n.Name), childNS, ifUp)
 	}
-	wire := l.names[n.Name] + "-w"
-	if err := newNamespace(wire); err != nil {
+	wireNS := l.names[n.Name] + "-w"
+	if err := newNamespace(wireNS); err != nil {
 		return err
 	}
-	l.addCloser(func() { netns.DeleteNamed(wire) })
-	l.names[n.Name+"/wire"] = wire
-	if err := InNamespace(wire, baseSysctls); err != nil {
+	l.addCloser(func() { netns.DeleteNamed(wireNS) })
+	l.names[n.Name+"/wireNS"] = wireNS
+	if err := InNamespace(wireNS, baseSysctls); err != nil {
 		return err
 	}
-	if err := vethPair(parentNS, ifDown(n.Name), wire, "a"); err != nil {
+	if err := vethPair(parentNS, ifDown(n.Name), wireNS, "a"); err != nil {
 		return err
 	}
-	if err := vethPair(wire, "b", childNS, ifUp); err != nil {
+	if err := vethPair(wireNS, "b", childNS, ifUp); err != nil {
 		return err
 	}
-	for _, e := range [][2]string{{parentNS, ifDown(n.Name)}, {wire, "a"}, {wire, "b"}, {childNS, ifUp}} {
+	for _, e := range [][2]string{{parentNS, ifDown(n.Name)}, {wireNS, "a"}, {wireNS, "b"}, {childNS, ifUp}} {
 		if err := InNamespace(e[0], func() error { return noOffload(e[1]) }); err != nil {
 			return err
 		}
 	}
-	if ok, err := netemWire(wire, n.Link); err != nil {
+	if ok, err := netemWire(wireNS, n.Link); err != nil {
 		return err
 	} else if ok {
 		l.WireMode = WireNetem
 		return nil
 	}
-	w, err := startWire(wire, "a", "b", n.Link)
+	w, err := startWire(wireNS, "a", "b", n.Link)
 	if err != nil {
 		return err
 	}
 	l.WireMode = WireUser
-	l.wires = append(l.wires, w)
+	if l.wires == nil {
+		l.wires = make(map[string]*wire)
+	}
+	l.wires[n.Name] = w
 	l.addCloser(w.Close)
 	return nil
 }
@@ -515,4 +518,24 @@ func (l *Lab) staticNeighbours(n *Node) error {
 		return err
 	}
 	return add(n.Name, ifUp, n.Link.ParentSide(), parentMAC)
+}
+
+// WireCount is what one direction of a user-space wire has done so far.
+type WireCount struct {
+	Forwarded, Dropped, Failed uint64
+}
+
+// WireCounts reports the frames the user-space wire on node's link has
+// forwarded and dropped, towards the node (down) and away from it (up);
+// ok is false when the link has no user-space wire (no delay or loss, or
+// netem does the job).
+func (l *Lab) WireCounts(node string) (down, up WireCount, ok bool) {
+	w := l.wires[node]
+	if w == nil {
+		return down, up, false
+	}
+	get := func(s *WireStats) WireCount {
+		return WireCount{s.Forwarded.Load(), s.Dropped.Load(), s.Failed.Load()}
+	}
+	return get(&w.Stats[0]), get(&w.Stats[1]), true
 }

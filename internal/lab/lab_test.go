@@ -153,6 +153,13 @@ func TestLab(t *testing.T) {
 				t.Errorf("%s → %s: %d of 1000 lost, want about 100", d[0], d[1], lost)
 			}
 		}
+		if l.WireMode == WireUser {
+			down, up, ok := l.WireCounts("lossy")
+			if !ok || down.Dropped < 60 || up.Dropped < 60 || down.Failed+up.Failed != 0 {
+				t.Errorf("wire counts: down %+v, up %+v (ok %v)", down, up, ok)
+			}
+			t.Logf("wire counts: down %+v, up %+v", down, up)
+		}
 		// The undelayed, lossless web host loses nothing.
 		if lost := udpLoss(t, l, ProberName, "web", 200); lost != 0 {
 			t.Errorf("prober → web: %d of 200 lost on a clean path", lost)
