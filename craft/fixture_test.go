@@ -31,6 +31,13 @@ func loadHex(t testing.TB, name string) []byte {
 	return b
 }
 
+// fixtureNames lists every kernel capture in testdata.
+var fixtureNames = []string{
+	"syn.hex", "synack.hex", "rst.hex", "icmp_port_unreachable.hex", "icmp_time_exceeded.hex",
+	"ecn_syn.hex", "ecn_synack.hex", "ack_timestamps.hex", "icmp_admin_prohibited.hex",
+	"icmp_port_unreachable_udp.hex", "fragment_first.hex", "fragment_last.hex",
+}
+
 var (
 	client = netip.MustParseAddr("198.18.0.1")
 	server = netip.MustParseAddr("198.18.1.1")

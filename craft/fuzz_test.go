@@ -8,7 +8,7 @@ import (
 
 // addSeeds adds the kernel fixtures and hand-made hostile packets.
 func addSeeds(f *testing.F) {
-	for _, name := range []string{"syn.hex", "synack.hex", "rst.hex", "icmp_port_unreachable.hex", "icmp_time_exceeded.hex"} {
+	for _, name := range fixtureNames {
 		f.Add(loadHex(f, name))
 	}
 	syn := loadHex(f, "syn.hex")

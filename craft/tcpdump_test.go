@@ -5,6 +5,8 @@ package craft
 // field tcpdump shows equals what craft parsed.
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -19,6 +21,8 @@ var (
 	reIP   = regexp.MustCompile(`IP \(tos (0x[0-9a-f]+), ttl (\d+), id (\d+), offset (\d+), flags \[([^\]]*)\], proto (\w+) \((\d+)\), length (\d+)\)`)
 	reTCP  = regexp.MustCompile(`^\s*(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): Flags \[([^\]]*)\], cksum (0x[0-9a-f]+) \(correct\), seq (\d+)(?:, ack (\d+))?, win (\d+)(?:, options \[([^\]]*)\])?, length (\d+)$`)
 	reICMP = regexp.MustCompile(`^\s*(\d+\.\d+\.\d+\.\d+) > (\d+\.\d+\.\d+\.\d+): ICMP (.*), length (\d+)$`)
+	reUDP  = regexp.MustCompile(`^\s*(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): UDP, length (\d+)$`)
+	reFrag = regexp.MustCompile(`^\s*(\d+\.\d+\.\d+\.\d+) > (\d+\.\d+\.\d+\.\d+): ip-proto-(\d+)$`)
 )
 
 // tcpdumpLines returns the description lines of a fixture, in order, with
@@ -129,20 +133,29 @@ func checkTCPLine(t *testing.T, line string, src, dst netip.Addr, h *TCP, payloa
 }
 
 func TestFixturesMatchTcpdump(t *testing.T) {
-	for _, name := range []string{"syn.hex", "synack.hex", "rst.hex"} {
+	for _, name := range []string{"syn.hex", "synack.hex", "rst.hex", "ecn_syn.hex", "ecn_synack.hex", "ack_timestamps.hex"} {
 		t.Run(name, func(t *testing.T) {
 			lines := tcpdumpLines(t, name)
 			if len(lines) != 2 {
 				t.Fatalf("want 2 tcpdump lines, have %q", lines)
 			}
+			b := loadHex(t, name)
 			var p Packet
-			if err := p.Decode(loadHex(t, name)); err != nil {
+			if err := p.Decode(b); err != nil {
 				t.Fatal(err)
 			}
 			checkIPLine(t, lines[0], &p.IP)
 			checkTCPLine(t, lines[1], p.IP.Src, p.IP.Dst, &p.TCP, p.PayloadLen)
 			if !p.TCPChecksumOK { // tcpdump says "(correct)"
 				t.Error("TCP checksum does not verify")
+			}
+			// Rebuilt from the parsed fields, checksums recomputed: the
+			// kernel's bytes.
+			ip, tcp := p.IP, p.TCP
+			out := make([]byte, 128)
+			n, err := BuildTCP(out, &ip, &tcp)
+			if err != nil || !bytes.Equal(out[:n], b) {
+				t.Errorf("rebuilt (%v)\n%x\nwant\n%x", err, out[:n], b)
 			}
 		})
 	}
@@ -154,6 +167,10 @@ func TestFixturesMatchTcpdump(t *testing.T) {
 	}{
 		{"icmp_port_unreachable.hex", 3, 3, "198.18.1.1 tcp port 9 unreachable", "port-unreachable"},
 		{"icmp_time_exceeded.hex", 11, 0, "time exceeded in-transit", "ttl-exceeded"},
+		{"icmp_admin_prohibited.hex", 3, 13, "host 198.18.0.2 unreachable - admin prohibited filter", "admin-prohibited"},
+		// Quotes 548 bytes of a 3028-byte UDP datagram (RFC 1812: as much
+		// as fits in 576 bytes).
+		{"icmp_port_unreachable_udp.hex", 3, 3, "198.18.0.2 udp port 9 unreachable", "port-unreachable"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lines := tcpdumpLines(t, c.name)
@@ -176,10 +193,36 @@ func TestFixturesMatchTcpdump(t *testing.T) {
 				ICMPv4HeaderLen+ic.QuoteLen != atoi(t, m[4]) {
 				t.Errorf("tcpdump: %s\ncraft: %d/%d %s quote %d", lines[1], ic.Type, ic.Code, ic.Name(), ic.QuoteLen)
 			}
-			if strings.Contains(c.icmpText, "port") && !strings.Contains(c.icmpText, fmt.Sprintf("%v tcp port %d ", ic.Quote.Dst, ic.QuotedDstPort)) {
-				t.Errorf("tcpdump %q, craft quote to %v port %d", c.icmpText, ic.Quote.Dst, ic.QuotedDstPort)
+			proto := map[uint8]string{ProtocolTCP: "tcp", 17: "udp"}[ic.Quote.Protocol]
+			if strings.Contains(c.icmpText, "port") && !strings.Contains(c.icmpText, fmt.Sprintf("%v %s port %d ", ic.Quote.Dst, proto, ic.QuotedDstPort)) {
+				t.Errorf("tcpdump %q, craft quote to %v %s port %d", c.icmpText, ic.Quote.Dst, proto, ic.QuotedDstPort)
 			}
 			checkIPLine(t, lines[2], &ic.Quote)
+			// Rebuilt from the parsed fields around the same quote: the
+			// kernel's bytes.
+			out := make([]byte, len(b))
+			ip := p.IP
+			ihl, err := ip.Encode(out, len(b)-IPv4MinHeaderLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := EncodeICMPError(out[ihl:], ic.Type, ic.Code, ic.MTU, b[IPv4MinHeaderLen+ICMPv4HeaderLen:])
+			if err != nil || !bytes.Equal(out[:ihl+n], b) {
+				t.Errorf("rebuilt (%v)\n%x\nwant\n%x", err, out[:ihl+n], b)
+			}
+			if ic.Quote.Protocol == 17 {
+				u := reUDP.FindStringSubmatch(lines[3])
+				if u == nil || ic.Quote.Src.String() != u[1] || int(ic.QuotedSrcPort) != atoi(t, u[2]) ||
+					ic.Quote.Dst.String() != u[3] || int(ic.QuotedDstPort) != atoi(t, u[4]) ||
+					int(ic.QuotedSeq>>16) != 8+atoi(t, u[5]) { // UDP length field: header + data
+					t.Errorf("tcpdump: %s\ncraft: %v.%d > %v.%d word %#x", lines[3], ic.Quote.Src, ic.QuotedSrcPort,
+						ic.Quote.Dst, ic.QuotedDstPort, ic.QuotedSeq)
+				}
+				if ic.QuoteLen != 548 || ic.Quote.TotalLen <= uint16(ic.QuoteLen) {
+					t.Errorf("quote of %d bytes of a %d-byte datagram", ic.QuoteLen, ic.Quote.TotalLen)
+				}
+				return
+			}
 			// These kernels quote the whole SYN, so craft's TCP parser can
 			// read all of it; the ports and sequence number ICMPv4.Decode
 			// took from the first 8 bytes must agree.
@@ -195,6 +238,55 @@ func TestFixturesMatchTcpdump(t *testing.T) {
 			}
 			if TCPChecksum(ic.Quote.Src, ic.Quote.Dst, quote[int(ic.Quote.IHL)*4:]) != 0 {
 				t.Error("quoted TCP checksum does not verify")
+			}
+		})
+	}
+}
+
+// TestFragmentFixtures: the kernel fragmented a 3000-byte UDP datagram;
+// craft reports each fragment as such, with every header field tcpdump
+// shows, and rebuilds the header.
+func TestFragmentFixtures(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fragOff uint16 // in 8-byte units
+		mf      bool
+	}{
+		{"fragment_first.hex", 0, true},
+		{"fragment_last.hex", 2960 / 8, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lines := tcpdumpLines(t, c.name)
+			if len(lines) != 2 {
+				t.Fatalf("want 2 tcpdump lines, have %q", lines)
+			}
+			b := loadHex(t, c.name)
+			var p Packet
+			err := p.Decode(b)
+			if !errors.Is(err, ErrFragment) {
+				t.Fatalf("Decode: %v, want ErrFragment", err)
+			}
+			h := &p.IP
+			checkIPLine(t, lines[0], h)
+			if !h.IsFragment() || h.FragOff != c.fragOff || (h.Flags&FlagMF != 0) != c.mf || h.DF() {
+				t.Errorf("fragment fields %+v", *h)
+			}
+			if u := reUDP.FindStringSubmatch(lines[1]); u != nil {
+				if h.Src.String() != u[1] || h.Dst.String() != u[3] || h.Protocol != 17 {
+					t.Errorf("tcpdump: %s\ncraft: %+v", lines[1], *h)
+				}
+			} else if f := reFrag.FindStringSubmatch(lines[1]); f == nil || h.Src.String() != f[1] ||
+				h.Dst.String() != f[2] || int(h.Protocol) != atoi(t, f[3]) {
+				t.Errorf("tcpdump: %s\ncraft: %+v", lines[1], *h)
+			}
+			var alone IPv4
+			payload, err := alone.Decode(b)
+			if !errors.Is(err, ErrFragment) || alone != *h || len(payload) != len(b)-IPv4MinHeaderLen {
+				t.Errorf("IPv4.Decode: %v, %d bytes of payload", err, len(payload))
+			}
+			out := make([]byte, IPv4MinHeaderLen)
+			if _, err := alone.Encode(out, len(payload)); err != nil || !bytes.Equal(out, b[:IPv4MinHeaderLen]) {
+				t.Errorf("rebuilt (%v) %x, want %x", err, out, b[:IPv4MinHeaderLen])
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package craft
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -72,8 +73,11 @@ func TestNoAllocations(t *testing.T) {
 		t.Errorf("SYNTemplate.Write: %v allocs", a)
 	}
 	var p Packet
-	for _, f := range []string{"syn.hex", "synack.hex", "rst.hex", "icmp_port_unreachable.hex", "icmp_time_exceeded.hex"} {
+	for _, f := range fixtureNames {
 		b := loadHex(t, f)
+		if errors.Is(new(Packet).Decode(b), ErrFragment) {
+			continue // an error with detail: fmt.Errorf allocates
+		}
 		if a := testing.AllocsPerRun(1000, func() {
 			if err := p.Decode(b); err != nil {
 				t.Fatal(err)
