@@ -87,7 +87,8 @@ func (m *ICMPv4) Decode(b []byte) error {
 	m.MTU = binary.BigEndian.Uint16(b[6:])
 	m.QuotedSrcPort, m.QuotedDstPort, m.QuotedSeq = 0, 0, 0
 	if m.Type != ICMPDestUnreachable && m.Type != ICMPTimeExceeded {
-		return fmt.Errorf("ICMP type %d code %d: %w", m.Type, m.Code, ErrICMPType)
+		return ErrICMPType // bare, so that echo replies cost no allocation
+
 	}
 	q := b[ICMPv4HeaderLen:]
 	m.QuoteLen = len(q)

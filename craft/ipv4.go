@@ -147,7 +147,7 @@ func (h *IPv4) Decode(b []byte) (payload []byte, err error) {
 		return nil, fmt.Errorf("IPv4 header: total length %d, only %d bytes: %w", tl, len(b), ErrTotalLength)
 	}
 	if h.IsFragment() {
-		return b[hl:tl], fmt.Errorf("IPv4 header: id %d offset %d: %w", h.ID, int(h.FragOff)*8, ErrFragment)
+		return b[hl:tl], ErrFragment // bare: h holds the details, and no allocation
 	}
 	return b[hl:tl], nil
 }

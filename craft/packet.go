@@ -1,9 +1,6 @@
 package craft
 
-import (
-	"fmt"
-	"net/netip"
-)
+import "net/netip"
 
 // Packet decodes received IPv4 packets into reusable storage: IPv4, then
 // TCP or ICMP as IP.Protocol says. Decode copies every value out of its
@@ -26,6 +23,11 @@ type Packet struct {
 // Decode parses one IPv4 packet. An advisory ErrWScaleClamped leaves a
 // fully decoded packet; any other error means the packet is malformed (or a
 // fragment, or not TCP/ICMP) and must not change a result.
+//
+// Decode allocates nothing for packets it accepts, nor for the ordinary
+// packets a scanner ignores (ErrFragment, ErrProtocol, ErrICMPType and
+// ErrWScaleClamped are returned bare; the fields say the rest). Malformed
+// packets get an error wrapped with detail, which allocates.
 func (p *Packet) Decode(b []byte) error {
 	p.PayloadLen = 0
 	p.TCPChecksumOK = false
@@ -49,7 +51,7 @@ func (p *Packet) Decode(b []byte) error {
 		p.PayloadLen = p.ICMP.QuoteLen
 		return nil
 	}
-	return fmt.Errorf("IP protocol %d: %w", p.IP.Protocol, ErrProtocol)
+	return ErrProtocol // bare: p.IP.Protocol says which, and no allocation
 }
 
 func addr4(b []byte) netip.Addr { return netip.AddrFrom4([4]byte(b[:4])) }
