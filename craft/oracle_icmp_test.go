@@ -248,3 +248,82 @@ func TestICMPAgainstGopacket(t *testing.T) {
 		}
 	}
 }
+
+// TestSYNTemplateAgainstGopacket: SYNs written from a template with
+// incrementally updated checksums, decoded by gopacket, which verifies both
+// checksums with its own arithmetic and reads every field and option.
+func TestSYNTemplateAgainstGopacket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, c := range []struct {
+		layout Layout
+		kinds  []layers.TCPOptionKind
+	}{
+		{LayoutLinux, []layers.TCPOptionKind{2, 4, 8, 1, 3}},
+		{LayoutWindows, []layers.TCPOptionKind{2, 1, 3, 1, 1, 4}},
+		{LayoutNone, nil},
+	} {
+		cfg := SYNConfig{Layout: c.layout, TTL: uint8(1 + rng.IntN(255)), Window: uint16(rng.Uint32()), MSS: uint16(rng.Uint32()),
+			WScale: uint8(1 + rng.IntN(14)), TOS: uint8(rng.Uint32()), DF: rng.IntN(2) == 0, TSval: rng.Uint32(),
+			Src: randAddr(rng), Dst: randAddr(rng), SrcPort: uint16(rng.Uint32()), Seq: rng.Uint32()}
+		tpl, err := NewSYNTemplate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, tpl.Len())
+		for i := 0; i < 2000; i++ {
+			src, dst := randAddr(rng), randAddr(rng)
+			sport, dport, seq, id := uint16(rng.Uint32()), uint16(rng.Uint32()), rng.Uint32(), uint16(rng.Uint32())
+			if _, err := tpl.Write(buf, src, dst, sport, dport, seq, id); err != nil {
+				t.Fatal(err)
+			}
+			gp := gopacket.NewPacket(buf, layers.LayerTypeIPv4, gopacket.DecodeOptions{NoCopy: true})
+			g4, _ := gp.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			gt, _ := gp.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if g4 == nil || gt == nil {
+				t.Fatalf("gopacket: %v\n%x", gp.ErrorLayer(), buf)
+			}
+			if err := gt.SetNetworkLayerForChecksum(g4); err != nil {
+				t.Fatal(err)
+			}
+			_, v4 := g4.VerifyChecksum()
+			_, vt := gt.VerifyChecksum()
+			if !v4.Valid || !vt.Valid {
+				t.Fatalf("%v: gopacket says checksums IPv4 %+v TCP %+v\n%x", c.layout, v4, vt, buf)
+			}
+			df := g4.Flags&layers.IPv4DontFragment != 0
+			if !g4.SrcIP.Equal(net.IP(src.AsSlice())) || !g4.DstIP.Equal(net.IP(dst.AsSlice())) || g4.Id != id ||
+				g4.TTL != cfg.TTL || g4.TOS != cfg.TOS || df != cfg.DF || int(g4.Length) != tpl.Len() ||
+				uint16(gt.SrcPort) != sport || uint16(gt.DstPort) != dport || gt.Seq != seq || gt.Ack != 0 ||
+				gopacketFlags(gt) != FlagSYN || gt.Window != cfg.Window || gt.Urgent != 0 {
+				t.Fatalf("%v: gopacket %+v %+v", c.layout, g4, gt)
+			}
+			var kinds []layers.TCPOptionKind
+			for _, o := range gt.Options {
+				kinds = append(kinds, o.OptionType)
+				d := o.OptionData
+				switch o.OptionType {
+				case layers.TCPOptionKindMSS:
+					if uint16(d[0])<<8|uint16(d[1]) != cfg.MSS {
+						t.Fatalf("MSS %x", d)
+					}
+				case layers.TCPOptionKindWindowScale:
+					if d[0] != cfg.WScale {
+						t.Fatalf("window scale %x", d)
+					}
+				case layers.TCPOptionKindTimestamps:
+					if !bytes.Equal(d[:4], binary4(cfg.TSval)) || !bytes.Equal(d[4:], binary4(0)) {
+						t.Fatalf("timestamps %x", d)
+					}
+				}
+			}
+			if len(kinds) != len(c.kinds) {
+				t.Fatalf("%v: option kinds %v, want %v", c.layout, kinds, c.kinds)
+			}
+			for i := range kinds {
+				if kinds[i] != c.kinds[i] {
+					t.Fatalf("%v: option kinds %v, want %v", c.layout, kinds, c.kinds)
+				}
+			}
+		}
+	}
+}
