@@ -29,9 +29,15 @@ func newCookies() (*cookies, error) {
 	return &cookies{block: b}, nil
 }
 
+// scratch holds one goroutine's AES blocks: passed through the
+// cipher.Block interface, local arrays would escape to the heap on every
+// probe.
+type scratch struct{ in, out [16]byte }
+
 // isn is the initial sequence number of the probe src:sport > dst:dport.
-func (c *cookies) isn(src, dst netip.Addr, sport, dport uint16) uint32 {
-	var in, out [16]byte
+func (c *cookies) isn(x *scratch, src, dst netip.Addr, sport, dport uint16) uint32 {
+	in, out := &x.in, &x.out
+	*in = [16]byte{}
 	s, d := src.As4(), dst.As4()
 	copy(in[0:4], s[:])
 	copy(in[4:8], d[:])
@@ -45,8 +51,9 @@ func (c *cookies) isn(src, dst netip.Addr, sport, dport uint16) uint32 {
 // portBase is where the source ports of the probes of dst:dport start: try
 // k uses portBase + k (mod the range), so every try of every target:port
 // has its own 4-tuple and the try can be read back from a reply's port.
-func (c *cookies) portBase(dst netip.Addr, dport uint16) uint32 {
-	var in, out [16]byte
+func (c *cookies) portBase(x *scratch, dst netip.Addr, dport uint16) uint32 {
+	in, out := &x.in, &x.out
+	*in = [16]byte{}
 	d := dst.As4()
 	copy(in[4:8], d[:])
 	binary.BigEndian.PutUint16(in[10:], dport)

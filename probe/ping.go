@@ -111,7 +111,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		next = next.Add(p.cfg.Interval)
 		try := seq - 1
 		sport := s.sport(dst, dport, try)
-		n, werr := s.tpl.Write(buf, s.src, dst, sport, dport, s.ck.isn(s.src, dst, sport, dport), uint16(seq))
+		n, werr := s.tpl.Write(buf, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(seq))
 		if werr != nil {
 			return p.summary(), werr
 		}

@@ -94,6 +94,8 @@ type scanner struct {
 	txTimes map[uint64]txTime
 	pending map[uint64]pendingICMP
 	rxPkt   craft.Packet
+	// AES scratch of the sending and of the receiving goroutine.
+	txScratch, rxScratch scratch
 	// RSTs for the SYN-ACKs of one receive batch, sent together.
 	rstBufs [64][64]byte
 	rsts    []raw.Outgoing
@@ -202,7 +204,7 @@ func (s *scanner) probeOf(idx uint64) (netip.Addr, uint16) {
 }
 
 func (s *scanner) sport(dst netip.Addr, dport uint16, try int) uint16 {
-	return uint16(s.portLo + (s.ck.portBase(dst, dport)+uint32(try))%s.portRange)
+	return uint16(s.portLo + (s.ck.portBase(&s.txScratch, dst, dport)+uint32(try))%s.portRange)
 }
 
 // tryOf reads back the try number from the source port a reply came to,
@@ -211,7 +213,7 @@ func (s *scanner) tryOf(dst netip.Addr, dport, sport uint16) int {
 	if uint32(sport) < s.portLo || uint32(sport)-s.portLo >= s.portRange {
 		return -1
 	}
-	k := (uint32(sport) - s.portLo + s.portRange - s.ck.portBase(dst, dport)%s.portRange) % s.portRange
+	k := (uint32(sport) - s.portLo + s.portRange - s.ck.portBase(&s.rxScratch, dst, dport)%s.portRange) % s.portRange
 	if k >= uint32(s.tries) {
 		return -1
 	}
@@ -315,7 +317,7 @@ func (s *scanner) send(ctx context.Context) error {
 			dst, dport := s.probeOf(idx)
 			sport := s.sport(dst, dport, try)
 			b := bufs[len(out)]
-			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(s.src, dst, sport, dport), uint16(sent))
+			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(sent))
 			if err != nil {
 				sendErr = err
 				return false
@@ -497,7 +499,7 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 	ti, ok := s.cfg.Targets.Index(target)
 	pi := s.portIndex[tport]
 	try := s.tryOf(target, tport, sport)
-	if !ok || pi < 0 || try < 0 || t.Flags&craft.FlagACK == 0 || t.Ack != s.ck.isn(s.src, target, sport, tport)+1 {
+	if !ok || pi < 0 || try < 0 || t.Flags&craft.FlagACK == 0 || t.Ack != s.ck.isn(&s.rxScratch, s.src, target, sport, tport)+1 {
 		// Not an answer to any probe of ours: spoofed, stale, or
 		// someone else's traffic. It changes nothing.
 		s.prog.Unmatched.Add(1)
@@ -588,7 +590,7 @@ func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
 	ti, ok := s.cfg.Targets.Index(target)
 	pi := s.portIndex[tport]
 	try := s.tryOf(target, tport, sport)
-	if !ok || pi < 0 || try < 0 || ic.QuotedSeq != s.ck.isn(s.src, target, sport, tport) {
+	if !ok || pi < 0 || try < 0 || ic.QuotedSeq != s.ck.isn(&s.rxScratch, s.src, target, sport, tport) {
 		s.prog.Unmatched.Add(1)
 		return
 	}
