@@ -248,3 +248,29 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// A wrong checksum is recorded, not rejected (offloaded packets carry
+// partial sums); each one is reported on its own.
+func TestBadChecksumsRecorded(t *testing.T) {
+	for _, c := range []struct {
+		file       string
+		at         int
+		ip, tr     bool
+		transportF func(*Packet) bool
+	}{
+		{"synack.hex", 10, false, true, func(p *Packet) bool { return p.TCPChecksumOK }},
+		{"synack.hex", 36, true, false, func(p *Packet) bool { return p.TCPChecksumOK }},
+		{"icmp_time_exceeded.hex", 11, false, true, func(p *Packet) bool { return p.ICMPChecksumOK }},
+		{"icmp_time_exceeded.hex", 22, true, false, func(p *Packet) bool { return p.ICMPChecksumOK }},
+	} {
+		b := loadHex(t, c.file)
+		b[c.at] ^= 0x40
+		var p Packet
+		if err := p.Decode(b); err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if p.IPChecksumOK != c.ip || c.transportF(&p) != c.tr {
+			t.Errorf("%s byte %d flipped: IP ok %v, transport ok %v", c.file, c.at, p.IPChecksumOK, c.transportF(&p))
+		}
+	}
+}

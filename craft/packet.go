@@ -14,10 +14,13 @@ type Packet struct {
 	// PayloadLen is the number of bytes after the transport header (TCP) or
 	// after the ICMP header (the quote).
 	PayloadLen int
-	// TCPChecksumOK reports whether the TCP checksum verified. Packets that
-	// a local stack sent over veth often carry only a partial checksum
-	// (offload), so a bad checksum is recorded, not rejected.
-	TCPChecksumOK bool
+	// IPChecksumOK, TCPChecksumOK and ICMPChecksumOK report whether each
+	// checksum verified. Packets that a local stack sent over veth often
+	// carry only a partial checksum (offload), so a bad checksum is
+	// recorded, not rejected: the caller decides.
+	IPChecksumOK   bool
+	TCPChecksumOK  bool
+	ICMPChecksumOK bool
 }
 
 // Decode parses one IPv4 packet. An advisory ErrWScaleClamped leaves a
@@ -30,11 +33,12 @@ type Packet struct {
 // packets get an error wrapped with detail, which allocates.
 func (p *Packet) Decode(b []byte) error {
 	p.PayloadLen = 0
-	p.TCPChecksumOK = false
+	p.IPChecksumOK, p.TCPChecksumOK, p.ICMPChecksumOK = false, false, false
 	payload, err := p.IP.Decode(b)
 	if err != nil {
 		return err
 	}
+	p.IPChecksumOK = Checksum(b[:int(p.IP.IHL)*4], 0) == 0
 	switch p.IP.Protocol {
 	case ProtocolTCP:
 		rest, err := p.TCP.Decode(payload)
@@ -49,6 +53,7 @@ func (p *Packet) Decode(b []byte) error {
 			return err
 		}
 		p.PayloadLen = p.ICMP.QuoteLen
+		p.ICMPChecksumOK = Checksum(payload, 0) == 0
 		return nil
 	}
 	return ErrProtocol // bare: p.IP.Protocol says which, and no allocation

@@ -146,8 +146,8 @@ func TestFixturesMatchTcpdump(t *testing.T) {
 			}
 			checkIPLine(t, lines[0], &p.IP)
 			checkTCPLine(t, lines[1], p.IP.Src, p.IP.Dst, &p.TCP, p.PayloadLen)
-			if !p.TCPChecksumOK { // tcpdump says "(correct)"
-				t.Error("TCP checksum does not verify")
+			if !p.TCPChecksumOK || !p.IPChecksumOK { // tcpdump says "(correct)"; the kernel checked the IP sum
+				t.Error("checksum does not verify")
 			}
 			// Rebuilt from the parsed fields, checksums recomputed: the
 			// kernel's bytes.
@@ -183,6 +183,9 @@ func TestFixturesMatchTcpdump(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkIPLine(t, lines[0], &p.IP)
+			if !p.IPChecksumOK || !p.ICMPChecksumOK || Checksum(b[IPv4MinHeaderLen:], 0) != 0 {
+				t.Error("checksum does not verify")
+			}
 			m := reICMP.FindStringSubmatch(lines[1])
 			if m == nil {
 				t.Fatalf("not an ICMP line: %q", lines[1])
