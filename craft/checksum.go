@@ -43,14 +43,20 @@ func Fold(s uint32) uint16 {
 // is 0.
 func Checksum(b []byte, initial uint32) uint16 { return ^Fold(Sum(b, initial)) }
 
-// PseudoHeaderSum is the unfolded sum of the IPv4 pseudo-header that TCP's
-// checksum covers: source, destination, zero, protocol, and the TCP length
-// (header plus data). Addresses must be IPv4.
+// PseudoHeaderSum is the unfolded sum of the pseudo-header that a TCP (or
+// UDP, ICMPv6) checksum covers. For two IPv4 addresses (IPv4-mapped IPv6
+// ones included) it is RFC 9293's: source, destination, zero, protocol and
+// the segment length. Otherwise it is RFC 8200's IPv6 pseudo-header, with
+// the 16-byte form of each address (zero for an invalid one), so IPv6 can
+// come without a new API and no input panics.
 func PseudoHeaderSum(src, dst netip.Addr, proto uint8, length uint16) uint32 {
-	s, d := src.As4(), dst.As4()
-	return uint32(binary.BigEndian.Uint16(s[:])) + uint32(binary.BigEndian.Uint16(s[2:])) +
-		uint32(binary.BigEndian.Uint16(d[:])) + uint32(binary.BigEndian.Uint16(d[2:])) +
-		uint32(proto) + uint32(length)
+	src, dst = src.Unmap(), dst.Unmap()
+	if src.Is4() && dst.Is4() {
+		s, d := src.As4(), dst.As4()
+		return Sum(d[:], Sum(s[:], uint32(proto)+uint32(length)))
+	}
+	s, d := src.As16(), dst.As16()
+	return Sum(d[:], Sum(s[:], uint32(proto)+uint32(length)))
 }
 
 // Update16 returns the checksum of a header after one of its 16-bit words

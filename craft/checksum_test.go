@@ -84,3 +84,19 @@ func TestPseudoHeaderAgainstReference(t *testing.T) {
 		t.Fatalf("got %#x want %#x", got, want)
 	}
 }
+
+func TestPseudoHeaderIPv6AndMapped(t *testing.T) {
+	src, dst := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8:ffff::2")
+	seg := []byte{9, 8, 7}
+	// RFC 8200 section 8.1: source, destination, 32-bit upper-layer length,
+	// three zero bytes, next header.
+	ph := append(append(src.AsSlice(), dst.AsSlice()...), 0, 0, 0, 3, 0, 0, 0, ProtocolTCP)
+	if got, want := TCPChecksum(src, dst, seg), refChecksum(append(ph, seg...), 0); got != want {
+		t.Fatalf("IPv6: got %#x want %#x", got, want)
+	}
+	v4, mapped := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("::ffff:198.18.0.1")
+	if PseudoHeaderSum(v4, v4, ProtocolTCP, 20) != PseudoHeaderSum(mapped, mapped, ProtocolTCP, 20) {
+		t.Fatal("IPv4-mapped addresses do not sum like IPv4 ones")
+	}
+	_ = PseudoHeaderSum(netip.Addr{}, v4, ProtocolTCP, 20) // must not panic
+}

@@ -235,6 +235,28 @@ func TestBuildErrors(t *testing.T) {
 		{"layout by unknown name", func() error { _, err := ParseLayout("Linux "); return err }, ErrLayout},
 		{"SYN template for IPv6", func() error { _, err := NewSYNTemplate(SYNConfig{Dst: v6}); return err }, ErrAddress},
 		{"SYN template with unknown layout", func() error { _, err := NewSYNTemplate(SYNConfig{Layout: Layout(9)}); return err }, ErrLayout},
+		// Structs filled by hand with impossible counts: errors, not panics.
+		{"IPv4 OptionsLen 41", func() error {
+			h := IPv4{Src: client, Dst: server, OptionsLen: 41}
+			_, err := h.Encode(make([]byte, 100), 0)
+			return err
+		}, ErrOptionsTooLong},
+		{"TCP OptionsLen 200", func() error {
+			_, err := (&TCP{OptionsLen: 200}).Encode(make([]byte, 300))
+			return err
+		}, ErrOptionsTooLong},
+		{"SACK kind with 9 blocks", func() error {
+			o := TCPOptions{NumKinds: 1, NumSACK: 9}
+			o.Kinds[0] = OptSACK
+			_, err := o.Encode(make([]byte, 40))
+			return err
+		}, ErrOptionBadLength},
+		{"unknown kind with no bytes", func() error {
+			o := TCPOptions{NumKinds: 1, NumUnknown: 99}
+			o.Kinds[0] = 77
+			_, err := o.Encode(make([]byte, 40))
+			return err
+		}, ErrOptionBadLength},
 		{"ICMP error into a short buffer", func() error {
 			_, err := EncodeICMPError(make([]byte, 30), 3, 3, 0, make([]byte, 28))
 			return err
@@ -251,6 +273,20 @@ func TestBuildErrors(t *testing.T) {
 
 // A wrong checksum is recorded, not rejected (offloaded packets carry
 // partial sums); each one is reported on its own.
+func TestHandFilledStructsDoNotPanic(t *testing.T) {
+	o := TCPOptions{NumKinds: 500, NumUnknown: 30}
+	if len(o.KindList()) != TCPMaxOptions || o.UnknownBytes(25) != nil || o.UnknownBytes(0) != nil {
+		t.Fatal("out-of-range counts not clamped")
+	}
+	o.NumKinds = -1
+	if len(o.KindList()) != 0 {
+		t.Fatal("negative count not clamped")
+	}
+	if SetTCPChecksum(client, server, make([]byte, 10)) != 0 {
+		t.Fatal("checksum written into a 10-byte segment")
+	}
+}
+
 func TestBadChecksumsRecorded(t *testing.T) {
 	for _, c := range []struct {
 		file       string

@@ -76,6 +76,9 @@ func (h *IPv4) SetOptions(opts []byte) error {
 // returns the header length. It sets h.IHL, h.TotalLen and h.Checksum to
 // the values it writes. Src and Dst must be IPv4 addresses.
 func (h *IPv4) Encode(b []byte, payloadLen int) (int, error) {
+	if h.OptionsLen > IPv4MaxOptions {
+		return 0, fmt.Errorf("IPv4 encode: OptionsLen %d: %w", h.OptionsLen, ErrOptionsTooLong)
+	}
 	hl := h.HeaderLen()
 	if len(b) < hl {
 		return 0, fmt.Errorf("IPv4 encode: need %d bytes, have %d: %w", hl, len(b), ErrShortBuffer)

@@ -70,7 +70,7 @@ type TCPOptions struct {
 }
 
 // KindList is the option kinds in wire order.
-func (o *TCPOptions) KindList() []uint8 { return o.Kinds[:o.NumKinds] }
+func (o *TCPOptions) KindList() []uint8 { return o.Kinds[:min(max(o.NumKinds, 0), len(o.Kinds))] }
 
 // Bytes is the option list as parsed (a copy held in o).
 func (o *TCPOptions) Bytes() []byte { return o.raw[:o.rawLen] }
@@ -78,10 +78,13 @@ func (o *TCPOptions) Bytes() []byte { return o.raw[:o.rawLen] }
 // UnknownBytes returns the i-th unknown option as on the wire: kind, length
 // and data. The slice points into o, not into the parsed buffer.
 func (o *TCPOptions) UnknownBytes(i int) []byte {
-	if i < 0 || i >= o.NumUnknown {
+	if i < 0 || i >= o.NumUnknown || i >= len(o.Unknown) {
 		return nil
 	}
 	u := o.Unknown[i]
+	if u.Len < 2 || int(u.Off)+int(u.Len) > int(o.rawLen) {
+		return nil // not from Parse
+	}
 	return o.raw[u.Off : int(u.Off)+int(u.Len)]
 }
 
@@ -198,11 +201,17 @@ func (o *TCPOptions) Encode(b []byte) (int, error) {
 		case OptTimestamps:
 			n, err = PutTimestamps(b, n, o.TSval, o.TSecr)
 		case OptSACK:
+			if o.NumSACK < 1 || o.NumSACK > len(o.SACK) {
+				return n, fmt.Errorf("TCP options: %d SACK blocks: %w", o.NumSACK, ErrOptionBadLength)
+			}
 			n, err = PutSACK(b, n, o.SACK[:o.NumSACK])
 		default:
 			u := o.UnknownBytes(unknown)
 			unknown++
-			if u == nil || n+len(u) > len(b) {
+			if u == nil || u[0] != kind {
+				return n, fmt.Errorf("TCP options: no bytes kept for kind %d: %w", kind, ErrOptionBadLength)
+			}
+			if n+len(u) > len(b) {
 				return n, ErrOptionsTooLong
 			}
 			n += copy(b[n:], u)

@@ -82,6 +82,9 @@ func (t *TCP) SetOptions(opts []byte) error {
 // t.DataOffset; the checksum field is written as t.Checksum, which is
 // usually left zero and filled by SetTCPChecksum (or use BuildTCP).
 func (t *TCP) Encode(b []byte) (int, error) {
+	if t.OptionsLen > TCPMaxOptions {
+		return 0, fmt.Errorf("TCP encode: OptionsLen %d: %w", t.OptionsLen, ErrOptionsTooLong)
+	}
 	hl := t.HeaderLen()
 	if len(b) < hl {
 		return 0, fmt.Errorf("TCP encode: need %d bytes, have %d: %w", hl, len(b), ErrShortBuffer)
@@ -144,8 +147,12 @@ func TCPChecksum(src, dst netip.Addr, seg []byte) uint16 {
 }
 
 // SetTCPChecksum computes and writes the checksum of the TCP segment seg
-// (header and payload) sent from src to dst.
+// (header and payload) sent from src to dst. A seg too short to hold a TCP
+// header is left alone and 0 returned.
 func SetTCPChecksum(src, dst netip.Addr, seg []byte) uint16 {
+	if len(seg) < TCPMinHeaderLen {
+		return 0
+	}
 	seg[16], seg[17] = 0, 0
 	c := TCPChecksum(src, dst, seg)
 	binary.BigEndian.PutUint16(seg[16:], c)
