@@ -613,6 +613,23 @@ func crashHelper() {
 		l.Close()
 		os.Exit(1)
 	}
+	// Ready once ip netns exec has entered the namespace and run sleep.
+	var want unix.Stat_t
+	unix.Stat("/run/netns/"+l.Namespace("t"), &want)
+	for i := 0; ; i++ {
+		var st unix.Stat_t
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sleeper.Process.Pid))
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", sleeper.Process.Pid), &st) == nil &&
+			st.Ino == want.Ino && st.Dev == want.Dev && strings.HasPrefix(string(cmdline), "sleep\x00") {
+			break
+		}
+		if i == 500 {
+			fmt.Println("error: sleep never entered the namespace")
+			l.Close()
+			os.Exit(1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	fmt.Printf("ready %s %d\n", l.ID, sleeper.Process.Pid)
 	<-ctx.Done() // killed long before; if not, clean up after all
 	l.Close()
