@@ -704,3 +704,26 @@ func TestDownRemovesCrashedLab(t *testing.T) {
 		t.Errorf("owner file of crashed lab %s left: %v", id, err)
 	}
 }
+
+// TestDemoDescriptions: what `synprobe lab up` prints about each demo target
+// agrees with what Expect derives from the topology.
+func TestDemoDescriptions(t *testing.T) {
+	topo := Demo()
+	for _, n := range topo.Nodes {
+		if n.Role != RoleTarget {
+			continue
+		}
+		e := topo.Expect(n.Name)
+		if strings.Contains(n.Describe, "TTL") && !strings.Contains(n.Describe, fmt.Sprintf("TTL %d (initial %d, %d hop", e.ReplyTTL, e.InitialTTL, e.Hops)) {
+			t.Errorf("%s: %q does not say TTL %d (initial %d, %d hops)", n.Name, n.Describe, e.ReplyTTL, e.InitialTTL, e.Hops)
+		}
+		if strings.Contains(n.Describe, "MSS") && !strings.Contains(n.Describe, fmt.Sprintf("MSS %d", e.MSS)) {
+			t.Errorf("%s: %q does not say MSS %d", n.Name, n.Describe, e.MSS)
+		}
+		for _, p := range n.OpenPorts {
+			if st, _ := topo.PortState(n.Name, p); st != "open" && len(n.Firewall) == 0 {
+				t.Errorf("%s: open port %d is %s", n.Name, p, st)
+			}
+		}
+	}
+}
