@@ -31,10 +31,9 @@ type Conn struct {
 	cfg Config
 
 	send   *net.IPConn
-	sendP  *ipv4.PacketConn
 	sendRC syscall.RawConn
 	tcp    *net.IPConn
-	tcpP   *ipv4.PacketConn
+	tcpRC  syscall.RawConn
 	icmp   *net.IPConn
 	icmpRC syscall.RawConn
 	nl     *netlink.Handle
@@ -42,12 +41,9 @@ type Conn struct {
 	kernelTx bool // SO_TIMESTAMPING is on: tx stamps come from the kernel
 	kernelRx bool // SO_TIMESTAMPNS is on
 
-	wmsgs  []ipv4.Message
-	waddrs []net.IPAddr
-	wips   [][4]byte
-	rmsgs  []ipv4.Message
-	roob   [][]byte
-	eoob   []byte
+	wm     *mmsg // sendmmsg state, used under wmu
+	rm     *mmsg // recvmmsg state for TCP
+	im, em *mmsg // ICMP and error-queue receive state
 	ebuf   []byte
 
 	// userTx holds user-space transmit times when the kernel gives none.
@@ -83,15 +79,16 @@ func Listen(c *Config) (*Conn, error) {
 	if conn.icmp, err = listenIP("ip4:icmp"); err != nil {
 		return nil, err
 	}
-	conn.sendP = ipv4.NewPacketConn(conn.send)
-	conn.tcpP = ipv4.NewPacketConn(conn.tcp)
+	if conn.tcpRC, err = conn.tcp.SyscallConn(); err != nil {
+		return nil, err
+	}
 	if conn.sendRC, err = conn.send.SyscallConn(); err != nil {
 		return nil, err
 	}
 	if conn.icmpRC, err = conn.icmp.SyscallConn(); err != nil {
 		return nil, err
 	}
-	if err := conn.tcpP.SetBPF(tcpFilter(cfg.PortLo, cfg.PortHi)); err != nil {
+	if err := ipv4.NewPacketConn(conn.tcp).SetBPF(tcpFilter(cfg.PortLo, cfg.PortHi)); err != nil {
 		return nil, os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
 	}
 	if err := ipv4.NewPacketConn(conn.icmp).SetBPF(icmpFilter()); err != nil {
@@ -131,16 +128,7 @@ func Listen(c *Config) (*Conn, error) {
 	if conn.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 		return nil, fmt.Errorf("raw: netlink: %w", err)
 	}
-	conn.wmsgs = make([]ipv4.Message, batchMax)
-	conn.waddrs = make([]net.IPAddr, batchMax)
-	conn.wips = make([][4]byte, batchMax)
-	conn.rmsgs = make([]ipv4.Message, batchMax)
-	conn.roob = make([][]byte, batchMax)
-	for i := range conn.rmsgs {
-		conn.roob[i] = make([]byte, 128)
-		conn.rmsgs[i].Buffers = make([][]byte, 1)
-	}
-	conn.eoob = make([]byte, 512)
+	conn.wm, conn.rm, conn.im, conn.em = newMmsg(true), newMmsg(false), newMmsg(false), newMmsg(false)
 	conn.ebuf = make([]byte, 256)
 	conn.userTx = make([]TxStamp, 4096)
 	for i := range conn.userTx {
@@ -217,21 +205,14 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	if len(pkts) > batchMax {
 		pkts = pkts[:batchMax]
 	}
-	ms := c.wmsgs[:len(pkts)]
 	for i, p := range pkts {
-		c.wips[i] = p.Dst.As4()
-		c.waddrs[i].IP = c.wips[i][:]
-		if ms[i].Buffers == nil {
-			ms[i].Buffers = make([][]byte, 1)
-		}
-		ms[i].Buffers[0] = p.Buf
-		ms[i].Addr = &c.waddrs[i]
+		c.wm.setSend(i, p.Buf, p.Dst.As4())
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
-	for sent < len(ms) {
+	for sent < len(pkts) {
 		now := time.Now()
-		n, err := c.sendP.WriteBatch(ms[sent:], 0)
+		n, err := c.sendmmsg(sent, len(pkts))
 		if n > 0 {
 			c.failures = 0
 			if !c.kernelTx {
@@ -262,6 +243,45 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		return sent, os.NewSyscallError("sendmmsg", err)
 	}
 	return sent, nil
+}
+
+// sendmmsg sends messages [from, to) of c.wm without blocking: a full
+// socket buffer is ENOBUFS or EAGAIN for the caller's back-off.
+func (c *Conn) sendmmsg(from, to int) (int, error) {
+	m := c.wm
+	m.start, m.count, m.flags = from, to-from, unix.MSG_DONTWAIT
+	m.n, m.errno = 0, 0
+	if err := c.sendRC.Write(m.now); err != nil {
+		return 0, err
+	}
+	if m.errno != 0 {
+		return 0, m.errno
+	}
+	return m.n, nil
+}
+
+// recvmmsg receives up to count messages into c.rm, waiting through the
+// runtime poller (so deadlines apply) unless c.rm.flags says not to.
+func (c *Conn) recvmmsg(count int) (int, error) {
+	m := c.rm
+	m.start, m.count, m.n, m.errno = 0, count, 0, 0
+	var err error
+	if m.flags&unix.MSG_DONTWAIT != 0 {
+		err = c.tcpRC.Read(m.now)
+	} else {
+		m.flags = unix.MSG_DONTWAIT
+		err = c.tcpRC.Read(m.wait)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if m.errno == unix.EAGAIN {
+		return 0, nil
+	}
+	if m.errno != 0 {
+		return 0, os.NewSyscallError("recvmmsg", m.errno)
+	}
+	return m.n, nil
 }
 
 func (c *Conn) recordUserTx(pkt []byte, t time.Time) {
@@ -296,20 +316,19 @@ func (c *Conn) ReadBatch(msgs []Incoming) (int, error) {
 	if len(rest) > batchMax {
 		rest = rest[:batchMax]
 	}
-	rm := c.rmsgs[:len(rest)]
-	for i := range rm {
-		rm[i].Buffers[0] = rest[i].Buf[:cap(rest[i].Buf)]
-		rm[i].OOB = c.roob[i]
+	for i := range rest {
+		c.rm.setRecv(i, rest[i].Buf[:cap(rest[i].Buf)])
 	}
 	if n > 0 {
 		// ICMP already gives the caller something to do: do not wait.
-		c.tcp.SetReadDeadline(time.Now())
-		defer c.tcp.SetReadDeadline(time.Time{})
+		c.rm.flags = unix.MSG_DONTWAIT
+	} else {
+		c.rm.flags = 0
 	}
-	k, err := c.tcpP.ReadBatch(rm, 0)
+	k, err := c.recvmmsg(len(rest))
 	for i := 0; i < k; i++ {
-		rest[i].N = rm[i].N
-		rest[i].Time, rest[i].Kernel = c.rxTime(rm[i].OOB[:rm[i].NN])
+		rest[i].N = int(c.rm.hdrs[i].n)
+		rest[i].Time, rest[i].Kernel = c.rxTime(c.rm.control(i))
 	}
 	n += k
 	if n > 0 {
@@ -319,24 +338,20 @@ func (c *Conn) ReadBatch(msgs []Incoming) (int, error) {
 }
 
 func (c *Conn) readICMP(m *Incoming) (bool, error) {
-	var n, oobn int
-	var rerr error
-	buf := m.Buf[:cap(m.Buf)]
-	err := c.icmpRC.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, c.eoob, unix.MSG_DONTWAIT)
-		return true
-	})
-	if err != nil {
+	im := c.im
+	im.setRecv(0, m.Buf[:cap(m.Buf)])
+	im.start, im.count, im.flags, im.n, im.errno = 0, 1, unix.MSG_DONTWAIT, 0, 0
+	if err := c.icmpRC.Read(im.now); err != nil {
 		return false, err
 	}
-	if rerr != nil {
-		if errors.Is(rerr, unix.EAGAIN) {
-			return false, nil
-		}
-		return false, os.NewSyscallError("recvmsg", rerr)
+	switch {
+	case im.errno == unix.EAGAIN || (im.errno == 0 && im.n == 0):
+		return false, nil
+	case im.errno != 0:
+		return false, os.NewSyscallError("recvmmsg", im.errno)
 	}
-	m.N = n
-	m.Time, m.Kernel = c.rxTime(c.eoob[:oobn])
+	m.N = int(im.hdrs[0].n)
+	m.Time, m.Kernel = c.rxTime(im.control(0))
 	return true, nil
 }
 
@@ -370,27 +385,26 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 		return n, nil
 	}
 	n := 0
+	em := c.em
 	for n < len(out) {
-		var k, oobn int
-		var rerr error
-		err := c.sendRC.Read(func(fd uintptr) bool {
-			k, oobn, _, _, rerr = unix.Recvmsg(int(fd), c.ebuf, c.eoob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-			return true
-		})
-		if err != nil {
+		// One stamp at a time, into the fixed errqueue buffer: each
+		// comes with a copy of its packet, trimmed to what matters.
+		em.setRecv(0, c.ebuf)
+		em.start, em.count, em.flags, em.n, em.errno = 0, 1, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT, 0, 0
+		if err := c.sendRC.Read(em.now); err != nil {
 			return n, err
 		}
-		if rerr != nil {
-			if errors.Is(rerr, unix.EAGAIN) {
-				return n, nil
-			}
-			return n, os.NewSyscallError("recvmsg MSG_ERRQUEUE", rerr)
+		switch {
+		case em.errno == unix.EAGAIN || (em.errno == 0 && em.n == 0):
+			return n, nil
+		case em.errno != 0:
+			return n, os.NewSyscallError("recvmmsg MSG_ERRQUEUE", em.errno)
 		}
-		d := cmsgData(c.eoob[:oobn], unix.SOL_SOCKET, unix.SO_TIMESTAMPING)
+		d := cmsgData(em.control(0), unix.SOL_SOCKET, unix.SO_TIMESTAMPING)
 		if len(d) < 16 {
 			continue
 		}
-		pkt := ipStart(c.ebuf[:k])
+		pkt := ipStart(c.ebuf[:em.hdrs[0].n])
 		if pkt == nil {
 			continue
 		}

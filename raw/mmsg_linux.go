@@ -1,0 +1,83 @@
+//go:build linux
+
+package raw
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsghdr is struct mmsghdr from <sys/socket.h>.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+// mmsg holds everything one sendmmsg or recvmmsg call needs, allocated
+// once: headers, I/O vectors, addresses and control buffers. The call
+// itself runs through a func value made once too, so a batch of packets
+// costs no allocation at all (x/net's batch calls build these per call).
+type mmsg struct {
+	hdrs  [batchMax]mmsghdr
+	iovs  [batchMax]unix.Iovec
+	addrs [batchMax]unix.RawSockaddrInet4
+	oob   [batchMax][128]byte
+
+	start, count int
+	flags        int
+	send         bool
+	n            int
+	errno        syscall.Errno
+	// wait retries through the poller on EAGAIN; now never waits.
+	wait, now func(fd uintptr) bool
+}
+
+func newMmsg(send bool) *mmsg {
+	m := &mmsg{send: send}
+	m.wait = m.do
+	m.now = func(fd uintptr) bool { m.do(fd); return true }
+	for i := range m.hdrs {
+		m.hdrs[i].hdr.Iov = &m.iovs[i]
+		m.hdrs[i].hdr.Iovlen = 1
+	}
+	return m
+}
+
+// do is the func given to syscall.RawConn: it reports false on EAGAIN so
+// that the runtime poller waits for the socket (and honours deadlines).
+func (m *mmsg) do(fd uintptr) bool {
+	trap := uintptr(unix.SYS_RECVMMSG)
+	if m.send {
+		trap = unix.SYS_SENDMMSG
+	}
+	r, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&m.hdrs[m.start])), uintptr(m.count), uintptr(m.flags), 0, 0)
+	m.n, m.errno = int(r), e
+	return e != unix.EAGAIN
+}
+
+// setSend points message i at packet b for dst.
+func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
+	m.iovs[i].Base = &b[0]
+	m.iovs[i].SetLen(len(b))
+	m.addrs[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst}
+	h := &m.hdrs[i].hdr
+	h.Name = (*byte)(unsafe.Pointer(&m.addrs[i]))
+	h.Namelen = unix.SizeofSockaddrInet4
+}
+
+// setRecv points message i at buffer b, with room for control messages.
+func (m *mmsg) setRecv(i int, b []byte) {
+	m.iovs[i].Base = &b[0]
+	m.iovs[i].SetLen(len(b))
+	h := &m.hdrs[i].hdr
+	h.Control = &m.oob[i][0]
+	h.SetControllen(len(m.oob[i]))
+	h.Flags = 0
+	m.hdrs[i].n = 0
+}
+
+// control is the control-message block received with message i.
+func (m *mmsg) control(i int) []byte { return m.oob[i][:m.hdrs[i].hdr.Controllen] }
