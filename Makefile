@@ -24,6 +24,9 @@ fmt-check:
 
 test: fmt-check vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	@# Tests must leave no lab behind.
+	@left=$$(ip netns list 2>/dev/null | grep '^synp-' || true); \
+	if [ -n "$$left" ]; then echo "make test left network namespaces behind:"; echo "$$left"; exit 1; fi
 
 # Every fuzz target for a short time (FUZZTIME each).
 fuzz:

@@ -135,8 +135,10 @@ func TestMemoryChild(t *testing.T) {
 	ts, _ := NewTargetSet([]AddrRange{RangeOf(netip.MustParsePrefix("198.19.0.0/16"))}, nil)
 	var prog Progress
 	var open uint64
-	err := Scan(context.Background(), ScanConfig{Targets: ts, Ports: ports, Rate: 50_000_000, Timeout: 50 * time.Millisecond,
-		Cooldown: 50 * time.Millisecond, NoReset: true}, &echoConn{}, func(r Result) {
+	// A generous cooldown: on a loaded machine the receiver may still be
+	// draining the fake's queue when the last SYN has gone.
+	err := Scan(context.Background(), ScanConfig{Targets: ts, Ports: ports, Rate: 50_000_000, Timeout: 2 * time.Second,
+		Cooldown: 2 * time.Second, NoReset: true}, &echoConn{}, func(r Result) {
 		if r.State == StateOpen {
 			open++
 		}
@@ -164,7 +166,7 @@ func TestScanAllocatesNothingPerProbe(t *testing.T) {
 	runtime.ReadMemStats(&m0)
 	var open int
 	err := Scan(context.Background(), ScanConfig{Targets: ts, Ports: []uint16{1, 2, 3, 4}, Rate: 50_000_000,
-		Timeout: 50 * time.Millisecond, Cooldown: 50 * time.Millisecond, NoReset: true}, &echoConn{},
+		Timeout: 2 * time.Second, Cooldown: 2 * time.Second, NoReset: true}, &echoConn{},
 		func(r Result) {
 			if r.State == StateOpen {
 				open++
