@@ -127,14 +127,9 @@ func isTimeout(err error) bool {
 
 // ConnectPing is Ping in connect mode.
 func ConnectPing(ctx context.Context, cfg PingConfig, emit func(Result)) (Summary, error) {
-	if cfg.Count <= 0 {
-		return Summary{}, errors.New("count must be positive")
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = time.Second
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Second
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Summary{}, err
 	}
 	var rs []Result
 	next := time.Now()

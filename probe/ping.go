@@ -42,19 +42,10 @@ type PingConfig struct {
 // is cancelled it stops, waits for the probe in flight, and summarizes what
 // was sent.
 func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Summary, error) {
-	if cfg.Count <= 0 {
-		return Summary{}, errors.New("count must be positive")
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Summary{}, err
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = time.Second
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Second
-	}
-	if cfg.MinTimeout <= 0 {
-		cfg.MinTimeout = 250 * time.Millisecond
-	}
-	cfg.MinTimeout = min(cfg.MinTimeout, cfg.Timeout)
 	ts, err := NewTargetSet([]AddrRange{{cfg.Target.Addr(), cfg.Target.Addr()}}, nil)
 	if err != nil {
 		return Summary{}, err
@@ -76,6 +67,24 @@ func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Su
 	}
 	p := &pinger{s: s, cfg: cfg, emit: emit}
 	return p.run(ctx)
+}
+
+// withDefaults fills the zero values and rejects a config that cannot run.
+func (cfg PingConfig) withDefaults() (PingConfig, error) {
+	if cfg.Count <= 0 {
+		return cfg, errors.New("count must be positive")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.MinTimeout <= 0 {
+		cfg.MinTimeout = 250 * time.Millisecond
+	}
+	cfg.MinTimeout = min(cfg.MinTimeout, cfg.Timeout)
+	return cfg, nil
 }
 
 type pinger struct {

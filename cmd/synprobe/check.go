@@ -74,14 +74,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 					return err
 				}
 			}
-			conn, err := g.openEngine(&f, p)
-			if err != nil {
-				return err
-			}
-			if conn != nil {
-				defer conn.Close()
-			}
-			hook, finish, err := capture(f.pcap)
+			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
@@ -92,16 +85,9 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 					break
 				}
 				var rs []probe.Result
-				cfg := probe.PingConfig{Target: dsts[i], Count: c.Probes, Interval: interval, Timeout: f.timeout, Source: p.source,
-					SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout,
-					NoReset: f.noReset, Logger: g.log, Capture: hook}
-				emit := func(r probe.Result) { rs = append(rs, r) }
-				if conn == nil {
-					_, err = probe.ConnectPing(ctx, cfg, emit)
-				} else {
-					_, err = probe.Ping(ctx, cfg, conn, emit)
-				}
+				_, err := sess.ping(ctx, sess.pingConfig(g, &f, p, dsts[i], c.Probes, interval), func(r probe.Result) { rs = append(rs, r) })
 				if err != nil {
+					sess.finish()
 					return &exitError{code: exitNoProbe, err: err}
 				}
 				crs = append(crs, probe.Evaluate(c, rs))
@@ -118,7 +104,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			if prom != "" {
 				err = errors.Join(err, results.WriteFileAtomic(prom, func(w io.Writer) error { return results.WritePrometheus(w, crs, time.Now()) }))
 			}
-			if err = errors.Join(err, finish()); err != nil {
+			if err = errors.Join(err, sess.finish()); err != nil {
 				return &exitError{code: exitNoProbe, err: err}
 			}
 			if ctx.Err() != nil {

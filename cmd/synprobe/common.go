@@ -169,6 +169,52 @@ func (g *globals) openEngine(f *probeFlags, p engineParams) (probe.Conn, error) 
 	return nil, &exitError{code: exitNoProbe, err: err}
 }
 
+// session is what a probing command holds while it runs: the raw
+// connection (nil in connect mode) and the --pcap hook.
+type session struct {
+	conn    probe.Conn
+	capture probe.CaptureFunc
+	finish  func() error // flushes the pcap and closes the connection
+}
+
+// start opens the engine and the pcap file for a command.
+func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
+	conn, err := g.openEngine(f, p)
+	if err != nil {
+		return nil, err
+	}
+	hook, finish, err := capture(f.pcap)
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, err
+	}
+	return &session{conn: conn, capture: hook, finish: func() error {
+		err := finish()
+		if conn != nil {
+			err = errors.Join(err, conn.Close())
+		}
+		return err
+	}}, nil
+}
+
+// pingConfig is the engine's configuration for probing dst count times.
+func (s *session) pingConfig(g *globals, f *probeFlags, p engineParams, dst netip.AddrPort, count int, interval time.Duration) probe.PingConfig {
+	return probe.PingConfig{Target: dst, Count: count, Interval: interval, Timeout: f.timeout, Source: p.source,
+		SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout,
+		NoReset: f.noReset, Logger: g.log, Capture: s.capture}
+}
+
+// ping runs cfg in raw mode, or with connect() when there is no raw
+// connection.
+func (s *session) ping(ctx context.Context, cfg probe.PingConfig, emit func(probe.Result)) (probe.Summary, error) {
+	if s.conn == nil {
+		return probe.ConnectPing(ctx, cfg, emit)
+	}
+	return probe.Ping(ctx, cfg, s.conn, emit)
+}
+
 // capture returns the engine's capture hook for --pcap, and a finish func.
 func capture(path string) (probe.CaptureFunc, func() error, error) {
 	if path == "" {

@@ -132,6 +132,25 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("pcap", func(t *testing.T) {
+		pcap := filepath.Join(t.TempDir(), "scan.pcap")
+		r := inLab(t, l, nil, "scan", "198.18.10.10", "-p", "80,81", "--pcap", pcap, "-q", "-o", "jsonl")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		// tcpdump, not synprobe, reads the file back.
+		out, err := exec.Command("tcpdump", "-r", pcap, "-nn", "-tt").CombinedOutput()
+		if err != nil {
+			t.Fatalf("tcpdump -r: %v\n%s", err, out)
+		}
+		s := string(out)
+		for _, want := range []string{"198.18.1.1.", "> 198.18.10.10.80: Flags [S]", "198.18.10.10.80 > 198.18.1.1.", "Flags [S.]", "198.18.10.10.81 > 198.18.1.1.", "Flags [R.]", "> 198.18.10.10.80: Flags [R]"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("capture lacks %q:\n%s", want, s)
+			}
+		}
+	})
+
 	t.Run("scan connect", func(t *testing.T) {
 		r := inLab(t, l, nil, "scan", "198.18.10.10:80", "198.18.10.10:81", "-o", "jsonl", "--mode", "connect")
 		rs := jsonLines(t, r.stdout)

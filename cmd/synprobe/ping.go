@@ -44,14 +44,7 @@ settles, and a summary at the end (also on Ctrl-C).`,
 			if err != nil {
 				return err
 			}
-			conn, err := g.openEngine(&f, p)
-			if err != nil {
-				return err
-			}
-			if conn != nil {
-				defer conn.Close()
-			}
-			hook, finish, err := capture(f.pcap)
+			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
@@ -68,15 +61,7 @@ settles, and a summary at the end (also on Ctrl-C).`,
 				}
 				fmt.Fprintln(out, pingLine(r))
 			}
-			cfg := probe.PingConfig{Target: dst, Count: count, Interval: interval, Timeout: f.timeout, Source: p.source,
-				SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout,
-				NoReset: f.noReset, Logger: g.log, Capture: hook}
-			var sum probe.Summary
-			if conn == nil {
-				sum, err = probe.ConnectPing(ctx, cfg, emit)
-			} else {
-				sum, err = probe.Ping(ctx, cfg, conn, emit)
-			}
+			sum, err := sess.ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
 			if w != nil {
 				w.Close()
 				if output == "jsonl" {
@@ -85,7 +70,7 @@ settles, and a summary at the end (also on Ctrl-C).`,
 			} else {
 				writePingSummary(out, dst.String(), sum)
 			}
-			if ferr := finish(); err == nil {
+			if ferr := sess.finish(); err == nil {
 				err = ferr
 			}
 			if err != nil {

@@ -125,14 +125,7 @@ or any of these with :PORT to probe that port only.`,
 			if err != nil {
 				return usageErrorf("-o: %v", err)
 			}
-			conn, err := g.openEngine(&f, p)
-			if err != nil {
-				return err
-			}
-			if conn != nil {
-				defer conn.Close()
-			}
-			hook, finish, err := capture(f.pcap)
+			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
@@ -152,20 +145,20 @@ or any of these with :PORT to probe that port only.`,
 				if ctx.Err() != nil {
 					break
 				}
-				if conn == nil {
+				if sess.conn == nil {
 					scanErr = probe.ConnectScan(ctx, probe.ConnectConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Timeout: f.timeout}, emit, &prog)
 				} else {
 					scanErr = probe.Scan(ctx, probe.ScanConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Retries: retries,
 						Timeout: f.timeout, Cooldown: cooldown, Shard: k, Shards: n, Seed: seed, Source: p.source,
 						SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window,
-						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: hook}, conn, emit, &prog)
+						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture}, sess.conn, emit, &prog)
 				}
 				if scanErr != nil {
 					break
 				}
 			}
 			stopProgress()
-			cerr := errors.Join(w.Close(), finish(), writeErr)
+			cerr := errors.Join(w.Close(), sess.finish(), writeErr)
 			if m := prog.Malformed.Load(); m > 0 {
 				g.log.Info().Uint64("malformed", m).Uint64("unmatched", prog.Unmatched.Load()).Msg("replies ignored")
 			}
