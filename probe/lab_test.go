@@ -236,3 +236,22 @@ func TestRecallSlash16(t *testing.T) {
 		}
 	}
 }
+
+// TestNoRouteIsPerTarget: a target the prober has no route to (an unused
+// part of the lab range) is reported as filtered/no-route; the others are
+// scanned as usual.
+func TestNoRouteIsPerTarget(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	c, prog := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.200.1", "198.18.10.10"), Ports: []uint16{80}})
+	un, web := c.get("198.18.200.1", 80), c.get("198.18.10.10", 80)
+	if len(un) != 1 || un[0].State != StateFiltered || un[0].Reason != ReasonNoRoute {
+		t.Fatalf("unroutable target: %+v", un)
+	}
+	if len(web) != 1 || web[0].State != StateOpen {
+		t.Fatalf("routable target: %+v", web)
+	}
+	if prog.NoRoute.Load() != 1 {
+		t.Fatalf("%d no-route", prog.NoRoute.Load())
+	}
+}

@@ -171,11 +171,9 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*
 	}
 	s.src = cfg.Source
 	if !s.src.IsValid() {
-		r, err := conn.Route(cfg.Targets.At(0))
-		if err != nil {
+		if s.src, err = sourceFor(conn, cfg.Targets); err != nil {
 			return nil, err
 		}
-		s.src = r.Src
 	}
 	if !s.src.Is4() {
 		return nil, fmt.Errorf("source address %v is not IPv4", s.src)
@@ -187,6 +185,29 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*
 	}
 	prog.Total = s.order.count
 	return s, nil
+}
+
+// sourceFor picks the source address from the route to the first of a
+// few targets spread over the set that has one: a target without a route
+// is reported as such, and only a scan where none has one cannot start.
+func sourceFor(conn Conn, ts *TargetSet) (netip.Addr, error) {
+	var first error
+	for i := uint64(0); i < 16; i++ {
+		r, err := conn.Route(ts.At(i * ts.Len() / 16))
+		if err == nil && r.Src.IsValid() {
+			return r.Src, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ts.Len() < 16 && i+1 >= ts.Len() {
+			break
+		}
+	}
+	if first == nil {
+		first = errors.New("no source address for any target")
+	}
+	return netip.Addr{}, first
 }
 
 func (s *scanner) isAnswered(idx uint64) bool {
