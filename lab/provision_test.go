@@ -1,0 +1,188 @@
+// Package labscripts holds the tests of the lab's provisioning scripts
+// (lab/*.sh) and of the Vagrantfile; the scripts themselves are shell.
+package labscripts
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/privileged"
+	"github.com/synprobe/synprobe/probe"
+)
+
+// tool returns the path of an external checker, or skips (fails under
+// SYNPROBE_REQUIRE_PRIVILEGED=1, where CI must have installed it).
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		privileged.Skip(t, name+" is not installed (apt-get install --no-install-recommends "+name+")")
+	}
+	return p
+}
+
+func TestScriptsShellcheck(t *testing.T) {
+	sc := tool(t, "shellcheck")
+	scripts, _ := filepath.Glob("*.sh")
+	if len(scripts) < 5 {
+		t.Fatalf("scripts: %v", scripts)
+	}
+	for _, s := range scripts {
+		if out, err := exec.Command("bash", "-n", s).CombinedOutput(); err != nil {
+			t.Errorf("bash -n %s: %v\n%s", s, err, out)
+		}
+	}
+	// From the repository root, so `source=lab/common.sh` resolves.
+	cmd := exec.Command(sc, append([]string{"-x"}, prefixed("lab/", scripts)...)...)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+func prefixed(p string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + s
+	}
+	return out
+}
+
+func TestVagrantfileValidates(t *testing.T) {
+	v := tool(t, "vagrant")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, v, "validate", "--ignore-provider")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Vagrantfile validated successfully") {
+		t.Fatalf("vagrant validate: %v\n%s", err, out)
+	}
+}
+
+// vmTopology is the Vagrantfile's network in namespaces: addresses only,
+// as Vagrant assigns them; everything else is up to the scripts.
+func vmTopology() lab.Topology {
+	a, p := netip.MustParseAddr, netip.MustParsePrefix
+	node := func(name string, role lab.Role, parent, addr, subnet string) lab.Node {
+		return lab.Node{Name: name, Role: role, Parent: parent, Addr: a(addr), Link: lab.Link{Subnet: p(subnet)}}
+	}
+	return lab.Topology{Nodes: []lab.Node{
+		node("router", lab.RoleRouter, lab.ProberName, "198.18.1.2", "198.18.1.0/24"),
+		node("web", lab.RoleTarget, "router", "198.18.10.10", "198.18.10.0/24"),
+		node("win", lab.RoleTarget, "router", "198.18.11.10", "198.18.11.0/24"),
+		node("fw", lab.RoleTarget, "router", "198.18.13.10", "198.18.13.0/24"),
+	}}
+}
+
+// VMExpect is what docs/LAB.md says the VM lab shows (one router: TTLs
+// one higher than in the two-router namespace demo).
+var VMExpect = []struct {
+	Target string
+	State  probe.State
+	Reason probe.Reason
+	TTL    uint8
+	MSS    uint16 // 0: none expected
+}{
+	{"198.18.10.10:22", probe.StateOpen, probe.ReasonSynAck, 63, 1460},
+	{"198.18.10.10:80", probe.StateOpen, probe.ReasonSynAck, 63, 1460},
+	{"198.18.10.10:443", probe.StateOpen, probe.ReasonSynAck, 63, 1460},
+	{"198.18.10.10:25", probe.StateClosed, probe.ReasonRST, 63, 0},
+	{"198.18.11.10:445", probe.StateOpen, probe.ReasonSynAck, 127, 1360},
+	{"198.18.11.10:3389", probe.StateOpen, probe.ReasonSynAck, 127, 1360},
+	{"198.18.11.10:80", probe.StateClosed, probe.ReasonRST, 127, 0},
+	{"198.18.13.10:80", probe.StateOpen, probe.ReasonSynAck, 63, 1460},
+	{"198.18.13.10:22", probe.StateFiltered, probe.ReasonNoResponse, 0, 0},
+	{"198.18.13.10:23", probe.StateClosed, probe.ReasonRST, 63, 0},
+	{"198.18.13.10:25", probe.StateFiltered, "port-unreachable", 63, 0},
+	{"198.18.13.10:26", probe.StateFiltered, "host-unreachable", 63, 0},
+	{"198.18.13.10:443", probe.StateFiltered, "admin-prohibited", 63, 0},
+}
+
+// TestProvisioningInNamespaces runs router.sh, target.sh and prober.sh in
+// namespaces shaped like the VMs and checks with synprobe's engine that
+// the network shows what docs/LAB.md says (everything but netem, which
+// this kernel lacks).
+func TestProvisioningInNamespaces(t *testing.T) {
+	privileged.Require(t)
+	tool(t, "nft")
+	tool(t, "python3")
+	l := lab.StartT(t, vmTopology())
+	run := t.TempDir()
+	t.Cleanup(func() { killListeners(t, run) })
+	script := func(node string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := l.Command(ctx, node, "bash", args...)
+		cmd.Env = append(os.Environ(), "LAB_NAMESPACE_MODE=1", "LAB_RUN_DIR="+run)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %v\n%s", node, args, err, out)
+		}
+	}
+	script("router", "router.sh")
+	script("web", "target.sh", "linux", "198.18.10.10")
+	script("win", "target.sh", "winlike", "198.18.11.10")
+	script("fw", "target.sh", "firewalled", "198.18.13.10")
+	script(lab.ProberName, "prober.sh")
+	time.Sleep(300 * time.Millisecond) // listeners binding
+
+	var conn probe.Conn
+	if err := l.Do(lab.ProberName, func() (err error) { conn, err = probe.OpenRaw(nil); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ts, _ := probe.NewTargetSet([]probe.AddrRange{
+		{First: netip.MustParseAddr("198.18.10.10"), Last: netip.MustParseAddr("198.18.10.10")},
+		{First: netip.MustParseAddr("198.18.11.10"), Last: netip.MustParseAddr("198.18.11.10")},
+		{First: netip.MustParseAddr("198.18.13.10"), Last: netip.MustParseAddr("198.18.13.10")},
+	}, nil)
+	var mu sync.Mutex
+	got := map[string]probe.Result{}
+	err := probe.Scan(context.Background(), probe.ScanConfig{Targets: ts, Ports: []uint16{22, 23, 25, 26, 80, 443, 445, 3389},
+		Rate: 1000, Retries: 1, Timeout: 500 * time.Millisecond}, conn, func(r probe.Result) {
+		mu.Lock()
+		got[r.AddrPort().String()] = r
+		mu.Unlock()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range VMExpect {
+		r, ok := got[w.Target]
+		if !ok {
+			t.Errorf("%s: no result", w.Target)
+			continue
+		}
+		if r.State != w.State || r.Reason != w.Reason {
+			t.Errorf("%s: %v/%v, want %v/%v", w.Target, r.State, r.Reason, w.State, w.Reason)
+		}
+		if w.TTL != 0 && r.TTL != w.TTL {
+			t.Errorf("%s: TTL %d, want %d", w.Target, r.TTL, w.TTL)
+		}
+		if w.MSS != 0 && r.MSS != w.MSS {
+			t.Errorf("%s: MSS %d, want %d", w.Target, r.MSS, w.MSS)
+		}
+	}
+}
+
+func killListeners(t *testing.T, dir string) {
+	b, _ := os.ReadFile(filepath.Join(dir, "pids"))
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
