@@ -294,8 +294,11 @@ func (s *scanner) send(ctx context.Context) error {
 		}
 		i := 0
 		for i < len(out) {
-			n, err := s.conn.WriteBatch(out[i:])
+			// Captured sent packets carry the time before the send, so a
+			// pcap never shows a reply (kernel receive time) before its
+			// probe.
 			now := time.Now()
+			n, err := s.conn.WriteBatch(out[i:])
 			for _, p := range out[i : i+n] {
 				if s.cfg.Capture != nil {
 					s.cfg.Capture(Sent, p.Buf, now)
@@ -656,8 +659,8 @@ func (s *scanner) reset(dst netip.Addr, dport, sport uint16, seq uint32) {
 func (s *scanner) flushResets() {
 	out := s.rsts
 	for len(out) > 0 {
-		n, err := s.conn.WriteBatch(out)
 		now := time.Now()
+		n, err := s.conn.WriteBatch(out)
 		for _, p := range out[:n] {
 			s.prog.Resets.Add(1)
 			if s.cfg.Capture != nil {
