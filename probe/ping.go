@@ -101,14 +101,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 	s := p.s
 	dst, dport := p.cfg.Target.Addr(), p.cfg.Target.Port()
 	buf := make([]byte, s.tpl.Len())
-	msgs := make([]raw.Incoming, 16)
-	for i := range msgs {
-		msgs[i].Buf = make([]byte, 2048)
-	}
-	stamps := make([]raw.TxStamp, 16)
-	for i := range stamps {
-		stamps[i].Buf = make([]byte, 128)
-	}
+	msgs, stamps := rxBuffers(16, 16)
 	// Route every settled reply of the scanner's validation to this ping.
 	s.emit = func(r Result) { p.got, p.gotOK = r, true }
 	next := time.Now()

@@ -420,16 +420,23 @@ func (s *scanner) doEmit(r Result) {
 	s.emitMu.Unlock()
 }
 
-// receive reads replies until stop is closed.
-func (s *scanner) receive(stop <-chan struct{}) error {
-	msgs := make([]raw.Incoming, 64)
+// rxBuffers allocates, once per run, the buffers replies and transmit
+// timestamps are read into.
+func rxBuffers(nMsgs, nStamps int) ([]raw.Incoming, []raw.TxStamp) {
+	msgs := make([]raw.Incoming, nMsgs)
 	for i := range msgs {
 		msgs[i].Buf = make([]byte, 2048)
 	}
-	stamps := make([]raw.TxStamp, 256)
+	stamps := make([]raw.TxStamp, nStamps)
 	for i := range stamps {
-		stamps[i].Buf = make([]byte, 128)
+		stamps[i].Buf = make([]byte, 128) // the IPv4 and TCP headers of a probe
 	}
+	return msgs, stamps
+}
+
+// receive reads replies until stop is closed.
+func (s *scanner) receive(stop <-chan struct{}) error {
+	msgs, stamps := rxBuffers(64, 256)
 	lastSweep := time.Now()
 	for {
 		select {
