@@ -62,8 +62,17 @@ func TestVagrantfileValidates(t *testing.T) {
 	v := tool(t, "vagrant")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// In a copy, so that vagrant's .vagrant/ lands in a temporary folder.
+	dir := t.TempDir()
+	b, err := os.ReadFile("../Vagrantfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Vagrantfile"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, v, "validate", "--ignore-provider")
-	cmd.Dir = ".."
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Vagrantfile validated successfully") {
