@@ -6,8 +6,6 @@ package privileged
 import (
 	"os"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // EnvRequire is the environment variable that turns skips into failures.
@@ -33,24 +31,4 @@ func Skip(t testing.TB, reason string) {
 		t.Fatalf("privileged test cannot run (%s) but %s=1", reason, EnvRequire)
 	}
 	t.Skipf("skipping privileged test: %s (run as root: sudo make test)", reason)
-}
-
-func have() (bool, string) {
-	if os.Geteuid() == 0 {
-		return true, ""
-	}
-	// A non-root process may still hold the capabilities (setcap, ambient).
-	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false, "cannot read capabilities: " + err.Error()
-	}
-	const netAdmin, netRaw, sysAdmin = unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_SYS_ADMIN
-	eff := uint64(data[0].Effective) | uint64(data[1].Effective)<<32
-	for _, c := range []uint{netAdmin, netRaw, sysAdmin} {
-		if eff&(1<<c) == 0 {
-			return false, "needs root (CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN)"
-		}
-	}
-	return true, ""
 }
