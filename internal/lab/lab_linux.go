@@ -551,3 +551,30 @@ func (l *Lab) WireCounts(node string) (down, up WireCount, ok bool) {
 	}
 	return get(&w.Stats[0]), get(&w.Stats[1]), true
 }
+
+// RxPackets is the receive counter of node's link interface (the frames
+// that arrived on it, a Sink's dropped ones included), read over netlink.
+func (l *Lab) RxPackets(node string) (uint64, error) {
+	name, ok := l.names[node]
+	if !ok || node == ProberName {
+		return 0, fmt.Errorf("lab: no node %q with a link", node)
+	}
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return 0, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return 0, fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(ifUp)
+	if err != nil {
+		return 0, fmt.Errorf("%s in %s: %w", ifUp, name, err)
+	}
+	if s := link.Attrs().Statistics; s != nil {
+		return s.RxPackets, nil
+	}
+	return 0, fmt.Errorf("%s in %s: no statistics", ifUp, name)
+}

@@ -58,3 +58,4 @@ func (l *Lab) Command(ctx context.Context, _ string, name string, args ...string
 	c.Err = ErrNotSupported
 	return c
 }
+func (l *Lab) RxPackets(string) (uint64, error) { return 0, ErrNotSupported }

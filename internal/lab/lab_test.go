@@ -727,3 +727,34 @@ func TestDemoDescriptions(t *testing.T) {
 		}
 	}
 }
+
+// TestSink: a Sink's link counts every frame sent to it and nothing
+// answers, not even a closed port's RST (the kernel never sees the SYN).
+func TestSink(t *testing.T) {
+	l := StartT(t, Topology{Nodes: []Node{
+		{Name: "sink", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.20.10"), Link: Link{Subnet: pfx("198.18.20.0/24")},
+			OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16"), Sink: true},
+	}})
+	before, err := l.RxPackets("sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tries = 5
+	for i := range tries {
+		addr := fmt.Sprintf("198.19.0.%d:80", i+1)
+		if c, err := dial(l, addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Fatalf("connect to %s through a sink succeeded", addr)
+		} else if errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("connect to %s through a sink was refused: something answered", addr)
+		}
+	}
+	after, err := l.RxPackets("sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each dial sends at least its SYN (a retransmission may follow).
+	if got := after - before; got < tries {
+		t.Fatalf("sink counted %d frames, want at least %d", got, tries)
+	}
+}

@@ -23,6 +23,7 @@ import (
 const (
 	FirewallTable = "synprobe"
 	ClampTable    = "synprobe-clamp"
+	SinkTable     = "synprobe-sink" // family netdev
 )
 
 // rejectICMPCode is the ICMP destination-unreachable code of each ICMP
@@ -124,9 +125,15 @@ func clampRules(n *Node) [][]expr.Any {
 	return out
 }
 
-// nftChain creates table/chain at hook and priority in node's namespace
-// and adds rules to it, in one netlink transaction.
+// nftChain creates table/chain (family ip) at hook and priority in node's
+// namespace and adds rules to it, in one netlink transaction.
 func (l *Lab) nftChain(node, table string, hook *nftables.ChainHook, prio *nftables.ChainPriority, rules [][]expr.Any) error {
+	return l.nftChainOn(node, &nftables.Table{Family: nftables.TableFamilyIPv4, Name: table}, "", hook, prio, rules)
+}
+
+// nftChainOn is nftChain for any table family; dev names the interface of
+// a netdev chain.
+func (l *Lab) nftChainOn(node string, table *nftables.Table, dev string, hook *nftables.ChainHook, prio *nftables.ChainPriority, rules [][]expr.Any) error {
 	ns, err := netns.GetFromName(l.names[node])
 	if err != nil {
 		return err
@@ -136,17 +143,17 @@ func (l *Lab) nftChain(node, table string, hook *nftables.ChainHook, prio *nftab
 	if err != nil {
 		return fmt.Errorf("nftables in %s: %w", node, err)
 	}
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
+	t := c.AddTable(table)
 	policy := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
 		Name: "lab", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: hook, Priority: prio, Policy: &policy,
+		Hooknum: hook, Priority: prio, Policy: &policy, Device: dev,
 	})
 	for _, r := range rules {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables table %s in %s: %w", table, node, err)
+		return fmt.Errorf("nftables table %s in %s: %w", table.Name, node, err)
 	}
 	return nil
 }
@@ -156,6 +163,14 @@ func (l *Lab) nftChain(node, table string, hook *nftables.ChainHook, prio *nftab
 func (l *Lab) firewall(n *Node) error {
 	if rules := firewallRules(n); len(rules) > 0 {
 		if err := l.nftChain(n.Name, FirewallTable, nftables.ChainHookInput, nftables.ChainPriorityFilter, rules); err != nil {
+			return err
+		}
+	}
+	if n.Sink {
+		// table netdev synprobe-sink { chain lab { type filter hook ingress device "up" priority filter; drop } }
+		drop := [][]expr.Any{{&expr.Verdict{Kind: expr.VerdictDrop}}}
+		t := &nftables.Table{Family: nftables.TableFamilyNetdev, Name: SinkTable}
+		if err := l.nftChainOn(n.Name, t, ifUp, nftables.ChainHookIngress, nftables.ChainPriorityFilter, drop); err != nil {
 			return err
 		}
 	}

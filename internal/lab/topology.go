@@ -102,6 +102,11 @@ type Node struct {
 	AdvMSS     uint16       // MSS the target advertises; 0 keeps the kernel's choice from the MTU
 	Firewall   []Rule       // on SYNs to this target
 	Prefix     netip.Prefix // also answer for every address in this prefix (local route on lo)
+	// Sink drops every frame that arrives on the node's link at the
+	// netdev ingress hook, before IP sees it, so the node costs the sender
+	// nothing and answers nothing: what a send-rate measurement needs. The
+	// interface's receive counter (RxPackets) still counts every frame.
+	Sink bool
 
 	// Describe says in one line what synprobe should find here (for
 	// `synprobe lab up` and the docs).
