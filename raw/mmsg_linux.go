@@ -3,6 +3,7 @@
 package raw
 
 import (
+	"encoding/binary"
 	"syscall"
 	"unsafe"
 
@@ -25,6 +26,9 @@ type mmsg struct {
 	iovs  [batchMax]unix.Iovec
 	addrs [batchMax]unix.RawSockaddrInet4
 	oob   [batchMax][128]byte
+	// lls are the link-layer addresses of AF_PACKET sends, allocated
+	// only for the packet socket's state.
+	lls *[batchMax]unix.RawSockaddrLinklayer
 
 	start, count int
 	flags        int
@@ -66,6 +70,25 @@ func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
 	h := &m.hdrs[i].hdr
 	h.Name = (*byte)(unsafe.Pointer(&m.addrs[i]))
 	h.Namelen = unix.SizeofSockaddrInet4
+}
+
+// setSendLL points message i at Ethernet frame b for interface ifindex.
+// The frame carries its own header; the address only names the interface
+// and the protocol the kernel records for the frame (IPv4).
+func (m *mmsg) setSendLL(i int, b []byte, ifindex int) {
+	m.iovs[i].Base = &b[0]
+	m.iovs[i].SetLen(len(b))
+	m.lls[i] = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IP), Ifindex: int32(ifindex)}
+	h := &m.hdrs[i].hdr
+	h.Name = (*byte)(unsafe.Pointer(&m.lls[i]))
+	h.Namelen = unix.SizeofSockaddrLinklayer
+}
+
+// htons puts v in network byte order, as sockaddr_ll.sll_protocol holds it.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
 }
 
 // setRecv points message i at buffer b, with room for control messages.

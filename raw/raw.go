@@ -7,6 +7,7 @@ package raw
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -73,6 +74,63 @@ type Config struct {
 	// MaxConsecutiveFailures stops a run after this many failed sends in
 	// a row (default 1000).
 	MaxConsecutiveFailures int
+	// Tx selects how WriteBatch puts packets on the wire; the zero value
+	// is TxRaw. TxPacket writes Ethernet frames through an AF_PACKET
+	// socket, past the kernel's routing, neighbour and queueing code, and
+	// so also past netfilter: the local OUTPUT and POSTROUTING chains
+	// (iptables, nftables) never see those packets, and neither filter
+	// nor NAT nor connection tracking applies to them. A packet the fast
+	// path cannot take (no usable neighbour entry for its next hop, an
+	// interface that is not Ethernet, a local or broadcast destination)
+	// still goes through the raw socket, so the kernel resolves and
+	// filters it as it would with TxRaw.
+	Tx TxPath
+}
+
+// TxPath is a transmit path for WriteBatch.
+type TxPath uint8
+
+const (
+	// TxRaw sends every packet through an IP_HDRINCL raw socket: the
+	// kernel routes it, resolves the next hop's MAC (ARP), runs the
+	// netfilter OUTPUT and POSTROUTING hooks and the interface's queueing
+	// discipline. The default: nothing the local firewall forbids leaves.
+	TxRaw TxPath = iota
+	// TxPacket sends to next hops the kernel has already resolved as
+	// Ethernet frames through an AF_PACKET socket that bypasses the
+	// queueing discipline (PACKET_QDISC_BYPASS), with routes and
+	// neighbours looked up over netlink and cached; everything else goes
+	// through the raw socket as with TxRaw. Faster per packet, at the cost
+	// of bypassing netfilter (see Config.Tx).
+	TxPacket
+)
+
+// String is the name --tx takes.
+func (t TxPath) String() string {
+	switch t {
+	case TxRaw:
+		return "raw"
+	case TxPacket:
+		return "packet"
+	}
+	return fmt.Sprintf("TxPath(%d)", uint8(t))
+}
+
+// ParseTxPath parses a transmit path name: "raw" or "packet".
+func ParseTxPath(s string) (TxPath, error) {
+	switch s {
+	case "raw":
+		return TxRaw, nil
+	case "packet":
+		return TxPacket, nil
+	}
+	return 0, fmt.Errorf("transmit path %q: want raw or packet", s)
+}
+
+// TxStats counts the packets WriteBatch has sent, by the path they took.
+type TxStats struct {
+	Raw    uint64 // through the IP_HDRINCL raw socket
+	Packet uint64 // as Ethernet frames through the AF_PACKET socket
 }
 
 func (c *Config) withDefaults() Config {

@@ -24,9 +24,10 @@ import (
 // thread that called Listen: one IP_HDRINCL socket to send (with software
 // transmit timestamps on its error queue), one raw TCP and one raw ICMP
 // socket to receive, each behind a BPF filter, and a netlink handle for
-// route lookups. After Listen it may be used from any goroutine: WriteBatch
-// from several at once (it locks per batch), ReadBatch and ReadTxTimestamps
-// each from one at a time.
+// route lookups; with TxPacket also an AF_PACKET socket to send Ethernet
+// frames (see packet_linux.go). After Listen it may be used from any
+// goroutine: WriteBatch from several at once (it locks per batch),
+// ReadBatch and ReadTxTimestamps each from one at a time.
 type Conn struct {
 	cfg Config
 
@@ -37,6 +38,7 @@ type Conn struct {
 	icmp   *net.IPConn
 	icmpRC syscall.RawConn
 	nl     *netlink.Handle
+	pk     *packetTx // the fast path; nil with TxRaw
 
 	kernelTx bool // SO_TIMESTAMPING is on: tx stamps come from the kernel
 	kernelRx bool // SO_TIMESTAMPNS is on
@@ -51,6 +53,10 @@ type Conn struct {
 	userTx    []TxStamp
 	userTxLen int
 	failures  int
+	path      [batchMax]uint8 // the path each packet of the batch takes
+	stats     TxStats
+
+	errPacketFirst bool // ReadTxTimestamps alternates between error queues
 }
 
 const batchMax = 256
@@ -61,6 +67,9 @@ func Listen(c *Config) (*Conn, error) {
 	cfg := c.withDefaults()
 	if cfg.PortLo > cfg.PortHi {
 		return nil, fmt.Errorf("raw: source port range %d-%d is inverted", cfg.PortLo, cfg.PortHi)
+	}
+	if cfg.Tx != TxRaw && cfg.Tx != TxPacket {
+		return nil, fmt.Errorf("raw: unknown transmit path %v", cfg.Tx)
 	}
 	conn := &Conn{cfg: cfg}
 	ok := false
@@ -127,6 +136,20 @@ func Listen(c *Config) (*Conn, error) {
 	}
 	if conn.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 		return nil, fmt.Errorf("raw: netlink: %w", err)
+	}
+	if cfg.Tx == TxPacket {
+		if conn.pk, err = openPacketTx(&cfg, conn.nl); err != nil {
+			return nil, err
+		}
+		if conn.kernelTx {
+			// Stamps from one socket and user times for the other
+			// would not compare: both from the kernel, or neither.
+			flags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+			if conn.pk.setTimestamping(flags) != nil {
+				conn.kernelTx = false
+				setsock(conn.send, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, 0) })
+			}
+		}
 	}
 	conn.wm, conn.rm, conn.im, conn.em = newMmsg(true), newMmsg(false), newMmsg(false), newMmsg(false)
 	conn.ebuf = make([]byte, 256)
@@ -195,26 +218,56 @@ func icmpFilter() []bpf.RawInstruction {
 }
 
 // WriteBatch sends pkts (at most 256 per call are taken) and returns how
-// many were sent. ENOBUFS is retried with a short back-off; a destination
-// without a route fails that packet with ErrNoRoute (the caller may skip
-// it and go on); EPERM is ErrFirewall; after MaxConsecutiveFailures failed
-// sends in a row, ErrTooManyFailures.
+// many were sent: the first n, in order. ENOBUFS is retried with a short
+// back-off; a destination without a route fails that packet with
+// ErrNoRoute (the caller may skip it and go on); EPERM is ErrFirewall;
+// after MaxConsecutiveFailures failed sends in a row, ErrTooManyFailures.
+//
+// With TxPacket each packet takes the packet path when its next hop is
+// resolved, else the raw path; consecutive packets on the same path go out
+// in one sendmmsg. A packet the AF_PACKET socket refuses for any reason
+// but a full buffer (interface down or gone, frame too big) is sent again
+// through the raw socket, so errors are the kernel's, as with TxRaw.
 func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if len(pkts) > batchMax {
 		pkts = pkts[:batchMax]
 	}
+	var clock int64
+	if c.pk != nil {
+		clock = c.pk.clock()
+	}
 	for i, p := range pkts {
+		if c.pk != nil && c.pk.stage(i, p, clock) {
+			c.path[i] = pathPacket
+			continue
+		}
+		c.path[i] = pathRaw
 		c.wm.setSend(i, p.Buf, p.Dst.As4())
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
 	for sent < len(pkts) {
+		path, end := c.path[sent], sent+1
+		for end < len(pkts) && c.path[end] == path {
+			end++
+		}
 		now := time.Now()
-		n, err := c.sendmmsg(sent, len(pkts))
+		var n int
+		var err error
+		if path == pathPacket {
+			n, err = c.pk.sendmmsg(sent, end)
+		} else {
+			n, err = c.sendmmsg(sent, end)
+		}
 		if n > 0 {
 			c.failures = 0
+			if path == pathPacket {
+				c.stats.Packet += uint64(n)
+			} else {
+				c.stats.Raw += uint64(n)
+			}
 			if !c.kernelTx {
 				for _, p := range pkts[sent : sent+n] {
 					c.recordUserTx(p.Buf, now)
@@ -224,6 +277,14 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			continue
 		}
 		if err == nil {
+			continue
+		}
+		if path == pathPacket && !errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.EAGAIN) {
+			// What the fast path knew is out of date: read it all
+			// again, and let the kernel send (or refuse) this one.
+			c.pk.invalidate()
+			c.path[sent] = pathRaw
+			c.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
 			continue
 		}
 		c.failures++
@@ -243,6 +304,13 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		return sent, os.NewSyscallError("sendmmsg", err)
 	}
 	return sent, nil
+}
+
+// Stats returns how many packets WriteBatch has sent through each path.
+func (c *Conn) Stats() TxStats {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.stats
 }
 
 // sendmmsg sends messages [from, to) of c.wm without blocking: a full
@@ -366,9 +434,9 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 	return time.Now(), false
 }
 
-// ReadTxTimestamps returns the transmit times waiting on the send socket's
-// error queue (kernel software timestamps, each with a copy of the start of
-// its packet), or the user-space times recorded at send when the kernel
+// ReadTxTimestamps returns the transmit times waiting on the send sockets'
+// error queues (kernel software timestamps, each with a copy of the start
+// of its packet), or the user-space times recorded at send when the kernel
 // gives none. It never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if !c.kernelTx {
@@ -384,6 +452,28 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 		c.userTxLen -= n
 		return n, nil
 	}
+	if c.pk == nil {
+		return c.readErrQueue(c.sendRC, out)
+	}
+	// Both sockets' queues, the first one alternating, so that neither
+	// waits behind the other when out is too small for both.
+	first, second := c.sendRC, c.pk.rc
+	if c.errPacketFirst {
+		first, second = second, first
+	}
+	c.errPacketFirst = !c.errPacketFirst
+	n, err := c.readErrQueue(first, out)
+	if err != nil {
+		return n, err
+	}
+	m, err := c.readErrQueue(second, out[n:])
+	return n + m, err
+}
+
+// readErrQueue reads transmit stamps from the error queue of rc's socket.
+// The packet socket's stamps carry the whole frame, Ethernet header
+// included, which ipStart skips.
+func (c *Conn) readErrQueue(rc syscall.RawConn, out []TxStamp) (int, error) {
 	n := 0
 	em := c.em
 	for n < len(out) {
@@ -391,7 +481,7 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 		// comes with a copy of its packet, trimmed to what matters.
 		em.setRecv(0, c.ebuf)
 		em.start, em.count, em.flags, em.n, em.errno = 0, 1, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT, 0, 0
-		if err := c.sendRC.Read(em.now); err != nil {
+		if err := rc.Read(em.now); err != nil {
 			return n, err
 		}
 		switch {
@@ -502,6 +592,9 @@ func (c *Conn) Close() error {
 		if ic != nil {
 			errs = append(errs, ic.Close())
 		}
+	}
+	if c.pk != nil {
+		errs = append(errs, c.pk.close())
 	}
 	if c.nl != nil {
 		c.nl.Close()

@@ -22,4 +22,5 @@ func (*Conn) ReadBatch([]Incoming) (int, error)       { return 0, ErrNotSupporte
 func (*Conn) ReadTxTimestamps([]TxStamp) (int, error) { return 0, ErrNotSupported }
 func (*Conn) SetReadDeadline(time.Time) error         { return ErrNotSupported }
 func (*Conn) Route(netip.Addr) (Route, error)         { return Route{}, ErrNotSupported }
+func (*Conn) Stats() TxStats                          { return TxStats{} }
 func (*Conn) Close() error                            { return nil }
