@@ -6,16 +6,12 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
 )
-
-func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 
 // openInLab opens raw sockets in the lab's prober namespace.
 func openInLab(t *testing.T, l *lab.Lab) Conn {
@@ -26,40 +22,6 @@ func openInLab(t *testing.T, l *lab.Lab) Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func targets(t *testing.T, addrs ...string) *TargetSet {
-	t.Helper()
-	var rs []AddrRange
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a); err == nil {
-			rs = append(rs, RangeOf(p))
-		} else {
-			rs = append(rs, AddrRange{mustAddr(a), mustAddr(a)})
-		}
-	}
-	ts, err := NewTargetSet(rs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts
-}
-
-type collector struct {
-	mu sync.Mutex
-	rs []Result
-}
-
-func (c *collector) add(r Result) { c.mu.Lock(); c.rs = append(c.rs, r); c.mu.Unlock() }
-
-func (c *collector) get(a string, port uint16) []Result {
-	var out []Result
-	for _, r := range c.rs {
-		if r.Addr == mustAddr(a) && r.Port == port {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func scan(t *testing.T, conn Conn, cfg ScanConfig) (*collector, *Progress) {

@@ -185,8 +185,9 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 			s.answered[0].Store(0)
 			s.handle(&msgs[i])
 			s.flushResets()
-			for k, pe := range s.pending { // ICMP settles a ping at once
-				delete(s.pending, k)
+			for idx, pe := range s.pending { // ICMP settles a ping at once
+				delete(s.pending, idx)
+				delete(s.txTimes, pe.k)
 				p.got, p.gotOK = pe.r, true
 			}
 			if p.gotOK && p.got.Tries == try+1 {

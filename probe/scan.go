@@ -107,8 +107,13 @@ type txTime struct {
 	kernel bool
 }
 
+// pendingICMP is a result an ICMP error settled, held back for one
+// timeout because a SYN-ACK or RST for the same target:port outranks it.
+// k keys the transmit time of the probe it answers, kept until the
+// result is final.
 type pendingICMP struct {
 	r       Result
+	k       uint64
 	expires time.Time
 }
 
@@ -495,9 +500,10 @@ func (s *scanner) sweep(now time.Time) {
 			delete(s.txTimes, k)
 		}
 	}
-	for k, p := range s.pending {
+	for idx, p := range s.pending {
 		if now.After(p.expires) {
-			delete(s.pending, k)
+			delete(s.pending, idx)
+			delete(s.txTimes, p.k)
 			s.doEmit(p.r)
 		}
 	}
@@ -555,11 +561,15 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 	if !s.markAnswered(idx) {
 		// Already settled: by an ICMP error still pending (a SYN-ACK or
 		// RST outranks it), or by an earlier reply (a duplicate).
-		if _, ok := s.pending[idx]; !ok {
+		p, ok := s.pending[idx]
+		if !ok {
 			s.prog.Duplicates.Add(1)
 			return
 		}
 		delete(s.pending, idx)
+		if p.k != k {
+			delete(s.txTimes, p.k)
+		}
 		s.prog.Filtered.Add(^uint64(0))
 	}
 	r.Addr, r.Port, r.Tries, r.Time = target, tport, try+1, time.Now()
@@ -581,6 +591,7 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 		r.TSval, r.TSecr = o.TSval, o.TSecr
 	}
 	s.setRTT(&r, k, m)
+	delete(s.txTimes, k) // final: no later reply needs it
 	if r.State == StateOpen {
 		s.prog.Open.Add(1)
 	} else {
@@ -596,12 +607,15 @@ func fillIP(r *Result, pk *craft.Packet) {
 	r.IPID, r.DF = pk.IP.ID, pk.IP.DF()
 }
 
+// setRTT sets r's latency from the transmit time of the probe keyed k to
+// m's receive time. The transmit time stays: an ICMP-settled result is
+// not final, and a SYN-ACK or RST that outranks it needs the same time
+// for its own latency. Whoever makes a result final forgets it.
 func (s *scanner) setRTT(r *Result, k uint64, m *raw.Incoming) {
 	tx, ok := s.txTimes[k]
 	if !ok {
 		return
 	}
-	delete(s.txTimes, k)
 	r.Has |= HasRTT
 	r.RTT = m.Time.Sub(tx.t)
 	r.Clock = ClockUser
@@ -629,15 +643,20 @@ func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
 	idx := ti*s.nPorts + uint64(pi)
 	if !s.markAnswered(idx) {
 		s.prog.Duplicates.Add(1)
+		if p, ok := s.pending[idx]; ok {
+			p.r.Duplicates++
+			s.pending[idx] = p
+		}
 		return
 	}
 	r := Result{Addr: target, Port: tport, State: StateFiltered, Reason: Reason(ic.Name()), Tries: try + 1, Time: time.Now(),
 		ICMPType: ic.Type, ICMPCode: ic.Code, ICMPFrom: pk.IP.Src}
 	fillIP(&r, pk)
-	s.setRTT(&r, key(target, tport, sport), m)
+	k := key(target, tport, sport)
+	s.setRTT(&r, k, m)
 	s.prog.Filtered.Add(1)
 	// Hold it: a SYN-ACK or RST for the same probe still outranks it.
-	s.pending[idx] = pendingICMP{r: r, expires: time.Now().Add(s.cfg.Timeout)}
+	s.pending[idx] = pendingICMP{r: r, k: k, expires: time.Now().Add(s.cfg.Timeout)}
 }
 
 // reset ends the half-open connection a SYN-ACK started. The local kernel,
@@ -685,8 +704,9 @@ func (s *scanner) flushResets() {
 // flush emits what is still pending and, for every probe sent but never
 // answered, a filtered/no-response result.
 func (s *scanner) flush() {
-	for k, p := range s.pending {
-		delete(s.pending, k)
+	for idx, p := range s.pending {
+		delete(s.pending, idx)
+		delete(s.txTimes, p.k)
 		s.doEmit(p.r)
 	}
 	tries := max(s.walkedTries, 1)
