@@ -66,3 +66,59 @@ func TestSynAckOutranksICMPWithItsOwnLatency(t *testing.T) {
 		t.Errorf("progress: %d open, %d closed, %d filtered, want 1 each", o, cl, fi)
 	}
 }
+
+// TestTriesCountsProbesSent: Tries is how many probes went out for a
+// target:port, not which one was answered. Each port's fate is scripted by
+// try (three tries, 100 ms apart):
+//   - 80: the first SYN is answered only when the retry goes out: 2 tries,
+//     and the latency is the first SYN's (the reply acknowledges it);
+//   - 81: the first SYN is answered at once: 1 try;
+//   - 82: nothing ever answers: 3 tries;
+//   - 83: the second SYN is answered when the third goes out: 3 tries;
+//   - 84: the first SYN is answered 50 ms after the retry went out, while
+//     the sender waits before the third pass: 2 tries.
+func TestTriesCountsProbesSent(t *testing.T) {
+	syns := map[uint16][]craft.Packet{}
+	f := newFake(nil)
+	f.respond = func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags != craft.FlagSYN {
+			return
+		}
+		port := p.TCP.DstPort
+		syns[port] = append(syns[port], *p)
+		try := len(syns[port]) - 1
+		switch {
+		case port == 80 && try == 1:
+			f.queueReply(synAck(&syns[80][0]), at.Add(time.Millisecond))
+		case port == 81 && try == 0:
+			f.queueReply(synAck(p), at.Add(time.Millisecond))
+		case port == 83 && try == 2:
+			f.queueReply(synAck(&syns[83][1]), at.Add(time.Millisecond))
+		case port == 84 && try == 1:
+			first := syns[84][0]
+			time.AfterFunc(50*time.Millisecond, func() {
+				f.mu.Lock()
+				f.queueReply(synAck(&first), time.Now())
+				f.mu.Unlock()
+			})
+		}
+	}
+	c, _ := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{80, 81, 82, 83, 84}, Retries: 2})
+	for _, w := range []struct {
+		port  uint16
+		state State
+		tries int
+	}{{80, StateOpen, 2}, {81, StateOpen, 1}, {82, StateFiltered, 3}, {83, StateOpen, 3}, {84, StateOpen, 2}} {
+		r := c.only(t, "198.18.10.10", w.port)
+		sent := len(f.sentTo("198.18.10.10", w.port, craft.FlagSYN))
+		if r.State != w.state || r.Tries != w.tries || sent != w.tries {
+			t.Errorf("port %d: %v after %d tries (%d SYNs sent), want %v after %d", w.port, r.State, r.Tries, sent, w.state, w.tries)
+		}
+	}
+	// The latency of port 80 runs from the first SYN, which the reply
+	// acknowledges, to the reply, which came 1 ms after the second SYN.
+	first, second := f.sentTo("198.18.10.10", 80, craft.FlagSYN)[0], f.sentTo("198.18.10.10", 80, craft.FlagSYN)[1]
+	if r := c.only(t, "198.18.10.10", 80); r.RTT != second.at.Add(time.Millisecond).Sub(first.at) {
+		t.Errorf("port 80: RTT %v, want %v", r.RTT, second.at.Add(time.Millisecond).Sub(first.at))
+	}
+}

@@ -94,6 +94,7 @@ type pinger struct {
 	rto     RTO
 	results []Result
 	got     Result
+	gotTry  int // the try got answers
 	gotOK   bool
 }
 
@@ -103,7 +104,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 	buf := make([]byte, s.tpl.Len())
 	msgs, stamps := rxBuffers(16, 16)
 	// Route every settled reply of the scanner's validation to this ping.
-	s.emit = func(r Result) { p.got, p.gotOK = r, true }
+	s.emit = func(r Result, try int) { p.got, p.gotTry, p.gotOK = r, try, true }
 	next := time.Now()
 	var err error
 	for seq := 1; seq <= p.cfg.Count; seq++ {
@@ -112,7 +113,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		}
 		next = next.Add(p.cfg.Interval)
 		try := seq - 1
-		sport := s.sport(dst, dport, try)
+		sport := s.sport(&s.txScratch, dst, dport, try)
 		n, werr := s.tpl.Write(buf, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(seq))
 		if werr != nil {
 			return p.summary(), werr
@@ -188,9 +189,9 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 			for idx, pe := range s.pending { // ICMP settles a ping at once
 				delete(s.pending, idx)
 				delete(s.txTimes, pe.k)
-				p.got, p.gotOK = pe.r, true
+				p.got, p.gotTry, p.gotOK = pe.r, pe.try, true
 			}
-			if p.gotOK && p.got.Tries == try+1 {
+			if p.gotOK && p.gotTry == try {
 				return p.got, nil
 			}
 			p.gotOK = false

@@ -61,7 +61,7 @@ type Progress struct {
 // every result already known emitted. prog, if not nil, is updated as the
 // scan goes.
 func Scan(ctx context.Context, cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) error {
-	s, err := newScanner(cfg, conn, emit, prog)
+	s, err := newScanner(cfg, conn, func(r Result, _ int) { emit(r) }, prog)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func Scan(ctx context.Context, cfg ScanConfig, conn Conn, emit func(Result), pro
 type scanner struct {
 	cfg   ScanConfig
 	conn  Conn
-	emit  func(Result)
+	emit  func(r Result, try int) // try: the probe that settled r (0 first)
 	prog  *Progress
 	log   zerolog.Logger
 	ck    *cookies
@@ -86,8 +86,12 @@ type scanner struct {
 	n         uint64
 
 	portLo, portRange uint32
-	walkedTries       int
 	sentPositions     uint64 // positions of the first pass that were sent
+	// passesDone counts the passes over the order that were walked to
+	// the end; passNow is the pass walking now (-1 before the first),
+	// which has finished when passNow < passesDone. The receiver reads
+	// both to count the probes sent for a target:port.
+	passesDone, passNow atomic.Int32
 
 	// Receiver state: touched only by the receiving goroutine (and by the
 	// final flush after it stopped).
@@ -114,10 +118,11 @@ type txTime struct {
 type pendingICMP struct {
 	r       Result
 	k       uint64
+	try     int
 	expires time.Time
 }
 
-func newScanner(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*scanner, error) {
+func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progress) (*scanner, error) {
 	if cfg.Targets == nil || cfg.Targets.Len() == 0 {
 		return nil, errors.New("no targets")
 	}
@@ -189,6 +194,7 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*
 		return nil, err
 	}
 	prog.Total = s.order.count
+	s.passNow.Store(-1)
 	return s, nil
 }
 
@@ -229,8 +235,10 @@ func (s *scanner) probeOf(idx uint64) (netip.Addr, uint16) {
 	return s.cfg.Targets.At(idx / s.nPorts), s.cfg.Ports[idx%s.nPorts]
 }
 
-func (s *scanner) sport(dst netip.Addr, dport uint16, try int) uint16 {
-	return uint16(s.portLo + (s.ck.portBase(&s.txScratch, dst, dport)+uint32(try))%s.portRange)
+// sport is the source port of try of dst:dport, computed with the AES
+// scratch x of the calling goroutine.
+func (s *scanner) sport(x *scratch, dst netip.Addr, dport uint16, try int) uint16 {
+	return uint16(s.portLo + (s.ck.portBase(x, dst, dport)+uint32(try))%s.portRange)
 }
 
 // tryOf reads back the try number from the source port a reply came to,
@@ -333,6 +341,7 @@ func (s *scanner) send(ctx context.Context) error {
 				break
 			}
 		}
+		s.passNow.Store(int32(try))
 		walked := s.order.walk(0, func(idx uint64) bool {
 			if ctx.Err() != nil {
 				return false
@@ -344,7 +353,7 @@ func (s *scanner) send(ctx context.Context) error {
 				s.prog.Retransmitted.Add(1)
 			}
 			dst, dport := s.probeOf(idx)
-			sport := s.sport(dst, dport, try)
+			sport := s.sport(&s.txScratch, dst, dport, try)
 			b := bufs[len(out)]
 			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(sent))
 			if err != nil {
@@ -368,7 +377,7 @@ func (s *scanner) send(ctx context.Context) error {
 		if sendErr != nil || !flush() || ctx.Err() != nil {
 			break
 		}
-		s.walkedTries = try + 1
+		s.passesDone.Store(int32(try + 1))
 	}
 	if sendErr != nil {
 		return sendErr
@@ -415,14 +424,34 @@ func (s *scanner) noRoute(p raw.Outgoing) {
 	if s.markAnswered(idx) {
 		s.prog.NoRoute.Add(1)
 		s.prog.Filtered.Add(1)
-		s.doEmit(Result{Addr: pk.IP.Dst, Port: pk.TCP.DstPort, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Time: time.Now()})
+		s.doEmit(Result{Addr: pk.IP.Dst, Port: pk.TCP.DstPort, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Time: time.Now()}, 0)
 	}
 }
 
-func (s *scanner) doEmit(r Result) {
+func (s *scanner) doEmit(r Result, try int) {
 	s.emitMu.Lock()
-	s.emit(r)
+	s.emit(r, try)
 	s.emitMu.Unlock()
+}
+
+// triesFor is how many probes of dst:dport have gone out when a reply to
+// try t settles it: t+1, and one more for each later pass that has walked
+// past it. A finished pass sent it again, since it was unanswered until
+// now; the pass walking now did if the transmit time of its probe has been
+// read. (A retry still waiting in the sender's batch is missed; the reply
+// to it, if any, is counted as a duplicate.) Receiving goroutine only.
+func (s *scanner) triesFor(dst netip.Addr, dport uint16, t int) int {
+	n := t + 1
+	done := int(s.passesDone.Load())
+	if done > t+1 {
+		n += done - (t + 1)
+	}
+	if p := int(s.passNow.Load()); p >= done && p > t {
+		if _, ok := s.txTimes[key(dst, dport, s.sport(&s.rxScratch, dst, dport, p))]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 // rxBuffers allocates, once per run, the buffers replies and transmit
@@ -504,7 +533,7 @@ func (s *scanner) sweep(now time.Time) {
 		if now.After(p.expires) {
 			delete(s.pending, idx)
 			delete(s.txTimes, p.k)
-			s.doEmit(p.r)
+			s.doEmit(p.r, p.try)
 		}
 	}
 }
@@ -571,8 +600,12 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 			delete(s.txTimes, p.k)
 		}
 		s.prog.Filtered.Add(^uint64(0))
+		// No probe went out after the ICMP error settled it.
+		r.Tries = max(p.r.Tries, try+1)
+	} else {
+		r.Tries = s.triesFor(target, tport, try)
 	}
-	r.Addr, r.Port, r.Tries, r.Time = target, tport, try+1, time.Now()
+	r.Addr, r.Port, r.Time = target, tport, time.Now()
 	fillIP(&r, pk)
 	r.Has |= HasWindow
 	r.Window = t.Window
@@ -597,7 +630,7 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 	} else {
 		s.prog.Closed.Add(1)
 	}
-	s.doEmit(r)
+	s.doEmit(r, try)
 }
 
 func fillIP(r *Result, pk *craft.Packet) {
@@ -649,14 +682,14 @@ func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
 		}
 		return
 	}
-	r := Result{Addr: target, Port: tport, State: StateFiltered, Reason: Reason(ic.Name()), Tries: try + 1, Time: time.Now(),
+	r := Result{Addr: target, Port: tport, State: StateFiltered, Reason: Reason(ic.Name()), Tries: s.triesFor(target, tport, try), Time: time.Now(),
 		ICMPType: ic.Type, ICMPCode: ic.Code, ICMPFrom: pk.IP.Src}
 	fillIP(&r, pk)
 	k := key(target, tport, sport)
 	s.setRTT(&r, k, m)
 	s.prog.Filtered.Add(1)
 	// Hold it: a SYN-ACK or RST for the same probe still outranks it.
-	s.pending[idx] = pendingICMP{r: r, k: k, expires: time.Now().Add(s.cfg.Timeout)}
+	s.pending[idx] = pendingICMP{r: r, k: k, try: try, expires: time.Now().Add(s.cfg.Timeout)}
 }
 
 // reset ends the half-open connection a SYN-ACK started. The local kernel,
@@ -707,9 +740,9 @@ func (s *scanner) flush() {
 	for idx, p := range s.pending {
 		delete(s.pending, idx)
 		delete(s.txTimes, p.k)
-		s.doEmit(p.r)
+		s.doEmit(p.r, p.try)
 	}
-	tries := max(s.walkedTries, 1)
+	tries := max(int(s.passesDone.Load()), 1)
 	now := time.Now()
 	// Only probes that were sent have a result: after a cancellation in
 	// the first pass, that is the positions walked so far.
@@ -719,7 +752,7 @@ func (s *scanner) flush() {
 		}
 		dst, port := s.probeOf(idx)
 		s.prog.Filtered.Add(1)
-		s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: ReasonNoResponse, Tries: tries, Time: now})
+		s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: ReasonNoResponse, Tries: tries, Time: now}, tries-1)
 		return true
 	})
 }
