@@ -214,7 +214,51 @@ func (l *Lab) Command(ctx context.Context, node, name string, args ...string) *e
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.names[node], name}, args...)...)
 }
 
+// netnsDir is where named namespaces are bind-mounted, as iproute2 does.
+const netnsDir = "/run/netns"
+
+var sharedNetnsDir sync.Once
+
+// shareMountDir makes dir a shared mount point, as `ip netns add` makes
+// /run/netns the first time it runs, so that a later `ip netns add` finds
+// it one already and leaves it be. Otherwise that `ip netns add` binds
+// /run/netns recursively onto itself over the lab's namespaces: each
+// namespace's mount is copied into the new mount and the original is
+// hidden beneath it, so Close and `synprobe lab down` unmount the copy,
+// cannot delete the file (the hidden original still uses it), and the
+// namespace lives until reboot. If namespaces are already mounted in dir
+// it does nothing: a bind now would hide them in just that way.
+func shareMountDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "") == nil {
+		return nil // already a mount point: now shared
+	}
+	if mountsBelow(dir) {
+		return fmt.Errorf("%s is not a mount point and has mounts below it: left as it is", dir)
+	}
+	if err := unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s onto itself: %w", dir, err)
+	}
+	return unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+}
+
+// mountsBelow reports whether anything is mounted under dir (not on dir).
+func mountsBelow(dir string) bool {
+	b, _ := os.ReadFile("/proc/thread-self/mountinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func newNamespace(name string) error {
+	// Best effort: without it a lab still works, and only a later
+	// `ip netns add` can do the harm shareMountDir describes.
+	sharedNetnsDir.Do(func() { shareMountDir(netnsDir) })
 	return inFreshThread(func() error {
 		ns, err := netns.NewNamed(name)
 		if err != nil {

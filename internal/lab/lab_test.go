@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -757,4 +758,72 @@ func TestSink(t *testing.T) {
 	if got := after - before; got < tries {
 		t.Fatalf("sink counted %d frames, want at least %d", got, tries)
 	}
+}
+
+// TestShareMountDir: the lab makes /run/netns a shared mount point the way
+// `ip netns add` would, so that a later `ip netns add` does not bind it over
+// the lab's namespaces (hiding their mounts, which then can never be
+// deleted); and it leaves a directory with mounts already below it alone.
+// Run in a private mount namespace of one thread, on temporary directories.
+func TestShareMountDir(t *testing.T) {
+	privileged.Require(t)
+	fresh, busy := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(busy+"/ns", nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its mount namespace
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unshare: %w", err)
+			}
+			if err := unix.Mount("", "/", "none", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return err
+			}
+			if err := shareMountDir(fresh); err != nil {
+				return fmt.Errorf("fresh directory: %w", err)
+			}
+			if opt, ok := mountOf(fresh); !ok || !strings.Contains(opt, "shared:") {
+				return fmt.Errorf("%s: mounted %v, optional fields %q: want a shared mount point", fresh, ok, opt)
+			}
+			if err := shareMountDir(fresh); err != nil { // again: already one
+				return fmt.Errorf("second time: %w", err)
+			}
+			// A "namespace" already mounted below: no bind over it.
+			if err := unix.Mount("/proc/thread-self/ns/net", busy+"/ns", "", unix.MS_BIND, ""); err != nil {
+				return err
+			}
+			if err := shareMountDir(busy); err == nil {
+				return fmt.Errorf("%s with a mount below it was bound over", busy)
+			}
+			if _, ok := mountOf(busy); ok {
+				return fmt.Errorf("%s became a mount point over the mount below it", busy)
+			}
+			return nil
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mountOf finds dir among this thread's mounts and returns its optional
+// fields (shared:N, master:N).
+func mountOf(dir string) (string, bool) {
+	b, _ := os.ReadFile("/proc/thread-self/mountinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 6 && f[4] == dir {
+			var opt []string
+			for _, x := range f[6:] {
+				if x == "-" {
+					break
+				}
+				opt = append(opt, x)
+			}
+			return strings.Join(opt, " "), true
+		}
+	}
+	return "", false
 }
