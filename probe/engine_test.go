@@ -122,3 +122,51 @@ func TestTriesCountsProbesSent(t *testing.T) {
 		t.Errorf("port 80: RTT %v, want %v", r.RTT, second.at.Add(time.Millisecond).Sub(first.at))
 	}
 }
+
+// TestBadChecksumsAreMalformed: a reply whose IPv4, TCP or ICMP checksum
+// does not verify settles nothing and is counted as malformed; the port
+// ends up unanswered. A SYN-ACK whose checksum field holds only the
+// pseudo-header sum is what a stack on this machine sends through a veth
+// with checksum offload (the kernel never finishes it): it counts.
+func TestBadChecksumsAreMalformed(t *testing.T) {
+	router := mustAddr("198.18.2.2")
+	flip := func(b []byte, at int) []byte { b[at] ^= 0x5a; return b }
+	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags != craft.FlagSYN {
+			return
+		}
+		var b []byte
+		switch p.TCP.DstPort {
+		case 80:
+			b = flip(synAck(p), 20+16) // TCP checksum
+		case 81:
+			b = flip(rst(p), 20+16)
+		case 82:
+			b = flip(icmpUnreach(p, 13, router), 20+2) // ICMP checksum
+		case 83:
+			b = flip(synAck(p), 10) // IPv4 header checksum
+		case 84:
+			b = synAck(p)
+			seg := len(b) - 20
+			c := craft.Fold(craft.PseudoHeaderSum(p.IP.Dst, p.IP.Src, craft.ProtocolTCP, uint16(seg)))
+			b[20+16], b[20+17] = byte(c>>8), byte(c)
+		case 85:
+			b = synAck(p)
+		}
+		f.queueReply(b, at.Add(time.Millisecond))
+	})
+	c, prog := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{80, 81, 82, 83, 84, 85}})
+	for port := uint16(80); port <= 83; port++ {
+		if r := c.only(t, "198.18.10.10", port); r.State != StateFiltered || r.Reason != ReasonNoResponse {
+			t.Errorf("port %d: %v/%v from a reply with a bad checksum", port, r.State, r.Reason)
+		}
+	}
+	for _, port := range []uint16{84, 85} {
+		if r := c.only(t, "198.18.10.10", port); r.State != StateOpen {
+			t.Errorf("port %d: %v/%v, want open", port, r.State, r.Reason)
+		}
+	}
+	if m, rep := prog.Malformed.Load(), prog.Replies.Load(); m != 4 || rep != 2 {
+		t.Errorf("%d malformed, %d valid replies; want 4 and 2", m, rep)
+	}
+}

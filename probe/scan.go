@@ -539,13 +539,19 @@ func (s *scanner) sweep(now time.Time) {
 }
 
 func (s *scanner) handle(m *raw.Incoming) {
+	// Every packet received goes to the capture, malformed ones too:
+	// they are what a pcap is read for.
+	if s.cfg.Capture != nil {
+		s.cfg.Capture(Received, m.Buf[:m.N], m.Time)
+	}
 	pk := &s.rxPkt
 	if err := pk.Decode(m.Buf[:m.N]); err != nil && !errors.Is(err, craft.ErrWScaleClamped) {
 		s.prog.Malformed.Add(1)
 		return
 	}
-	if s.cfg.Capture != nil {
-		s.cfg.Capture(Received, m.Buf[:m.N], m.Time)
+	if !checksumsOK(pk) {
+		s.prog.Malformed.Add(1)
+		return
 	}
 	switch pk.IP.Protocol {
 	case craft.ProtocolTCP:
@@ -553,6 +559,31 @@ func (s *scanner) handle(m *raw.Incoming) {
 	case craft.ProtocolICMP:
 		s.handleICMP(pk, m)
 	}
+}
+
+// checksumsOK reports whether the checksums of a decoded reply verify. A
+// corrupted reply must not settle a result, any more than the kernel would
+// accept it. One exception: a TCP segment sent by a stack on this machine
+// through a veth or bridge with checksum offload on arrives with only the
+// pseudo-header sum in its checksum field (CHECKSUM_PARTIAL, which the
+// kernel trusts and never finishes), so that exact value is accepted too;
+// a corrupted segment matches it only by chance (about 1 in 65,536). ICMP
+// has no such offload: Linux checksums its ICMP errors in full.
+func checksumsOK(pk *craft.Packet) bool {
+	if !pk.IPChecksumOK {
+		return false
+	}
+	switch pk.IP.Protocol {
+	case craft.ProtocolTCP:
+		if pk.TCPChecksumOK {
+			return true
+		}
+		seg := int(pk.IP.TotalLen) - int(pk.IP.IHL)*4
+		return pk.TCP.Checksum == craft.Fold(craft.PseudoHeaderSum(pk.IP.Src, pk.IP.Dst, craft.ProtocolTCP, uint16(seg)))
+	case craft.ProtocolICMP:
+		return pk.ICMPChecksumOK
+	}
+	return false
 }
 
 func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
