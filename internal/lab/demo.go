@@ -23,8 +23,8 @@ func Demo() Topology {
 
 	win := target("win", "r2", "198.18.11.10", "198.18.11.0/24")
 	win.OpenPorts = []uint16{135, 139, 445, 3389}
-	win.InitialTTL, win.AdvMSS = 128, 1360
-	win.Describe = "looks like Windows: 135, 139, 445, 3389 open; TTL 126 (initial 128, 2 hops), MSS 1360"
+	win.InitialTTL, win.AdvMSS, win.TCPRmem = 128, 1360, "4096 262144 8388608"
+	win.Describe = "looks like Windows: 135, 139, 445, 3389 open; TTL 126 (initial 128, 2 hops), MSS 1360, window 65535"
 
 	fw := target("fw", "r2", "198.18.12.10", "198.18.12.0/24")
 	fw.OpenPorts = []uint16{22}

@@ -424,7 +424,8 @@ func addAddr(ifname string, a netip.Addr, bits int) error {
 }
 
 // configure puts addresses on n's link, turns on forwarding for routers,
-// and applies a target's TTL, prefix, firewall and listeners.
+// and applies a target's TTL, receive buffer, prefix, firewall and
+// listeners.
 func (l *Lab) configure(n *Node) error {
 	k := n.Link
 	if err := l.Do(n.Parent, func() error { return addAddr(ifDown(n.Name), k.ParentSide(), 24) }); err != nil {
@@ -439,6 +440,13 @@ func (l *Lab) configure(n *Node) error {
 		}
 		if n.InitialTTL != 0 {
 			if err := writeSysctl("net.ipv4.ip_default_ttl", fmt.Sprint(n.InitialTTL)); err != nil {
+				return err
+			}
+		}
+		if n.TCPRmem != "" {
+			// Before the listeners open: a socket takes its buffer
+			// size from the sysctl when it is created.
+			if err := writeSysctl("net.ipv4.tcp_rmem", n.TCPRmem); err != nil {
 				return err
 			}
 		}

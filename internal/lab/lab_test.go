@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/internal/privileged"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -35,7 +37,7 @@ func testTopo() Topology {
 		{Name: "r1", Role: RoleRouter, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "r2", Role: RoleRouter, Parent: "r1", Addr: ip("198.18.2.2"), Link: Link{Subnet: pfx("198.18.2.0/24")}},
 		{Name: "web", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.10.10"), Link: Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{22, 80, 443}},
-		{Name: "win", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.11.10"), Link: Link{Subnet: pfx("198.18.11.0/24")}, OpenPorts: []uint16{445}, InitialTTL: 128, AdvMSS: 1360},
+		{Name: "win", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.11.10"), Link: Link{Subnet: pfx("198.18.11.0/24")}, OpenPorts: []uint16{445}, InitialTTL: 128, AdvMSS: 1360, TCPRmem: "4096 262144 8388608"},
 		{Name: "fw", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.12.10"), Link: Link{Subnet: pfx("198.18.12.0/24")}, OpenPorts: []uint16{22}, Firewall: []Rule{{0, Drop}}},
 		{Name: "rej", Role: RoleTarget, Parent: "r2", Addr: ip("198.18.13.10"), Link: Link{Subnet: pfx("198.18.13.0/24")},
 			Firewall: []Rule{{23, RejectRST}, {25, RejectPortUnreach}, {26, RejectHostUnreach}, {0, RejectAdminProhibited}}},
@@ -112,6 +114,30 @@ func TestLab(t *testing.T) {
 			node := map[string]string{"198.18.11.10": "win", "198.18.16.10": "clamp", "198.18.10.10": "web"}[strings.Split(c.addr, ":")[0]]
 			if e := l.Topo.Expect(node); e.MSS != mss {
 				t.Errorf("%s: Expect says MSS %d, the kernel learned %d", node, e.MSS, mss)
+			}
+		}
+	})
+
+	t.Run("window of the SYN-ACK", func(t *testing.T) {
+		// Read off the wire with gopacket, from SYN-ACKs answering the
+		// kernel's own connects: the TTL-128 host's receive buffer
+		// (TCPRmem) makes it advertise another window than plain Linux.
+		web, _ := synAckSeen(t, l, "198.18.10.10:80")
+		win, winScale := synAckSeen(t, l, "198.18.11.10:445")
+		t.Logf("SYN-ACK windows: web %d, win %d (scale %d)", web.Window, win.Window, winScale)
+		if win.Window != 65535 {
+			t.Errorf("win: SYN-ACK window %d, want 65535", win.Window)
+		}
+		if web.Window == win.Window || web.Window >= 65535 {
+			t.Errorf("web: SYN-ACK window %d, want Linux's default, below 65535 and unlike win's %d", web.Window, win.Window)
+		}
+		// The scale follows the larger of tcp_rmem's maximum (8 MiB
+		// here) and the machine-wide net.core.rmem_max.
+		if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
+			var rmemMax int
+			fmt.Sscan(string(b), &rmemMax)
+			if rmemMax <= 8<<20 && winScale != 8 {
+				t.Errorf("win: window scale %d, want 8 (rmem_max %d)", winScale, rmemMax)
 			}
 		}
 	})
@@ -236,6 +262,60 @@ func TestLab(t *testing.T) {
 			}
 		}
 	})
+}
+
+// synAckSeen connects to addr with the kernel's TCP while a packet socket
+// on the prober's uplink captures, and decodes the SYN-ACK that answered
+// with gopacket: its TCP layer and its window scale option (-1: none).
+func synAckSeen(t *testing.T, l *Lab, addr string) (*layers.TCP, int) {
+	t.Helper()
+	dst := netip.MustParseAddrPort(addr)
+	var fd int
+	if err := l.Do(ProberName, func() error {
+		ifi, err := net.InterfaceByName(l.Topo.ProberInterface("web"))
+		if err != nil {
+			return err
+		}
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_IP)))
+		if err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	c, err := dial(l, addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := c.LocalAddr().(*net.TCPAddr).Port
+	c.Close()
+	buf := make([]byte, 2048)
+	for range 200 { // bounded: the SYN-ACK is among the first frames
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(buf[:n], layers.LayerTypeEthernet, gopacket.Default)
+		ip4, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if ip4 == nil || tcp == nil || !tcp.SYN || !tcp.ACK || ip4.SrcIP.String() != dst.Addr().String() ||
+			int(tcp.SrcPort) != int(dst.Port()) || int(tcp.DstPort) != local {
+			continue
+		}
+		scale := -1
+		for _, o := range tcp.Options {
+			if o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1 {
+				scale = int(o.OptionData[0])
+			}
+		}
+		return tcp, scale
+	}
+	t.Fatalf("%s: no SYN-ACK captured on the prober", addr)
+	return nil, 0
 }
 
 func isTimeout(err error) bool {
@@ -501,7 +581,9 @@ func TestValidate(t *testing.T) {
 			{Name: "a", Role: RoleRouter, Parent: "b", Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 			{Name: "b", Role: RoleRouter, Parent: "a", Addr: ip("198.18.2.2"), Link: Link{Subnet: pfx("198.18.2.0/24")}},
 		}},
-		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.0.0/16")}}}}, // not a /24
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.0.0/16")}}}},                                // not a /24
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}, TCPRmem: "262144"}}},             // one value
+		{Nodes: []Node{{Name: "a", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}, TCPRmem: "4096 262144 131072"}}}, // max below default
 	}
 	for i, topo := range bad {
 		if err := topo.Validate(); err == nil {
@@ -717,6 +799,9 @@ func TestDemoDescriptions(t *testing.T) {
 		e := topo.Expect(n.Name)
 		if strings.Contains(n.Describe, "TTL") && !strings.Contains(n.Describe, fmt.Sprintf("TTL %d (initial %d, %d hop", e.ReplyTTL, e.InitialTTL, e.Hops)) {
 			t.Errorf("%s: %q does not say TTL %d (initial %d, %d hops)", n.Name, n.Describe, e.ReplyTTL, e.InitialTTL, e.Hops)
+		}
+		if n.TCPRmem != "" && !strings.Contains(n.Describe, "window ") {
+			t.Errorf("%s: %q does not say which window its receive buffer (%s) gives", n.Name, n.Describe, n.TCPRmem)
 		}
 		if strings.Contains(n.Describe, "MSS") && !strings.Contains(n.Describe, fmt.Sprintf("MSS %d", e.MSS)) {
 			t.Errorf("%s: %q does not say MSS %d", n.Name, n.Describe, e.MSS)

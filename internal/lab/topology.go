@@ -14,6 +14,8 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -102,6 +104,16 @@ type Node struct {
 	AdvMSS     uint16       // MSS the target advertises; 0 keeps the kernel's choice from the MTU
 	Firewall   []Rule       // on SYNs to this target
 	Prefix     netip.Prefix // also answer for every address in this prefix (local route on lo)
+	// TCPRmem, when set, is net.ipv4.tcp_rmem inside the target's
+	// namespace ("min default max", bytes): its receive buffer, and so
+	// the window of its SYN-ACKs and their window scale. A SYN-ACK's
+	// window is about half the default, rounded down to a multiple of
+	// the MSS, and at most 65535 (the window of a SYN is never scaled);
+	// the scale is log2 of the larger of the maximum and
+	// net.core.rmem_max, less 15. "4096 262144 8388608" gives window
+	// 65535 and scale 8 (with rmem_max at most 8 MiB), as Windows
+	// servers send; Linux's defaults give 65160 for an MSS of 1460.
+	TCPRmem string
 	// Sink drops every frame that arrives on the node's link at the
 	// netdev ingress hook, before IP sees it, so the node costs the sender
 	// nothing and answers nothing: what a send-rate measurement needs. The
@@ -154,6 +166,9 @@ func (t *Topology) Validate() error {
 		}
 		if n.Prefix.IsValid() && (!LabRange.Contains(n.Prefix.Addr()) || n.Prefix.Bits() < 15) {
 			return fmt.Errorf("lab: %s: prefix %v outside %v", n.Name, n.Prefix, LabRange)
+		}
+		if n.TCPRmem != "" && !validRmem(n.TCPRmem) {
+			return fmt.Errorf("lab: %s: TCPRmem %q is not three byte counts, min <= default <= max", n.Name, n.TCPRmem)
 		}
 		if n.Link.LossDown < 0 || n.Link.LossDown > 1 || n.Link.LossUp < 0 || n.Link.LossUp > 1 {
 			return fmt.Errorf("lab: %s: loss must be 0..1", n.Name)
@@ -304,4 +319,21 @@ func (t *Topology) PortState(name string, port uint16) (state string, by Action)
 		return "closed", act
 	}
 	return "filtered", act
+}
+
+// validRmem: three positive byte counts in order, as net.ipv4.tcp_rmem takes.
+func validRmem(s string) bool {
+	f := strings.Fields(s)
+	if len(f) != 3 {
+		return false
+	}
+	prev := 1
+	for _, x := range f {
+		n, err := strconv.Atoi(x)
+		if err != nil || n < prev {
+			return false
+		}
+		prev = n
+	}
+	return true
 }
