@@ -1,10 +1,15 @@
 package probe
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
 )
 
 // TestSynAckOutranksICMPWithItsOwnLatency: an ICMP error arrives 5 ms
@@ -168,5 +173,81 @@ func TestBadChecksumsAreMalformed(t *testing.T) {
 	}
 	if m, rep := prog.Malformed.Load(), prog.Replies.Load(); m != 4 || rep != 2 {
 		t.Errorf("%d malformed, %d valid replies; want 4 and 2", m, rep)
+	}
+}
+
+// firewallRefuses makes the fake refuse SYNs to port as raw.Conn does
+// when the local firewall drops them (EPERM).
+func firewallRefuses(port uint16) func(p *craft.Packet) error {
+	return func(p *craft.Packet) error {
+		if p.TCP.DstPort == port && p.TCP.Flags == craft.FlagSYN {
+			return fmt.Errorf("raw: send to %v: %w", p.IP.Dst, raw.ErrFirewall)
+		}
+		return nil
+	}
+}
+
+func answerEverySYN(f *fakeConn, p *craft.Packet, at time.Time) {
+	if p.TCP.Flags == craft.FlagSYN {
+		f.queueReply(synAck(p), at.Add(time.Millisecond))
+	}
+}
+
+// TestLocalFirewallIsPerTarget: a SYN the local firewall refuses settles
+// its own target:port as filtered/local-firewall, is not retried, and the
+// scan goes on; only raw.ErrTooManyFailures stops a run.
+func TestLocalFirewallIsPerTarget(t *testing.T) {
+	f := newFake(answerEverySYN)
+	f.refuse = firewallRefuses(81)
+	c, prog := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.10", "198.18.11.10"), Ports: []uint16{80, 81, 82}, Retries: 1})
+	if len(c.rs) != 6 {
+		t.Fatalf("%d results, want 6", len(c.rs))
+	}
+	for _, a := range []string{"198.18.10.10", "198.18.11.10"} {
+		if r := c.only(t, a, 81); r.State != StateFiltered || r.Reason != ReasonLocalFirewall || r.Tries != 1 || r.Has != 0 {
+			t.Errorf("%s:81: %v/%v after %d tries (has %b), want filtered/%s after 1", a, r.State, r.Reason, r.Tries, r.Has, ReasonLocalFirewall)
+		}
+		for _, port := range []uint16{80, 82} {
+			if r := c.only(t, a, port); r.State != StateOpen {
+				t.Errorf("%s:%d: %v/%v, want open", a, port, r.State, r.Reason)
+			}
+		}
+	}
+	if n := len(f.refused); n != 2 {
+		t.Errorf("%d sends refused, want 2 (no retry of a refused probe)", n)
+	}
+	if prog.LocalFirewall.Load() != 2 || prog.Filtered.Load() != 2 {
+		t.Errorf("progress: %d local-firewall, %d filtered; want 2 and 2", prog.LocalFirewall.Load(), prog.Filtered.Load())
+	}
+
+	// Every send refused: raw gives up after its limit, and so does the scan.
+	f = newFake(answerEverySYN)
+	f.refuse = func(p *craft.Packet) error { return fmt.Errorf("raw: send to %v: %w", p.IP.Dst, raw.ErrFirewall) }
+	f.maxFailures = 5
+	err := Scan(context.Background(), ScanConfig{Targets: targets(t, "198.18.10.0/28"), Ports: []uint16{80}, Rate: 1000,
+		Timeout: 50 * time.Millisecond}, f, func(Result) {}, nil)
+	if !errors.Is(err, raw.ErrTooManyFailures) {
+		t.Fatalf("scan with every send refused: %v, want %v", err, raw.ErrTooManyFailures)
+	}
+}
+
+// TestPingLocalFirewall: each ping probe the firewall refuses is its own
+// filtered/local-firewall result, and the ping goes on.
+func TestPingLocalFirewall(t *testing.T) {
+	f := newFake(answerEverySYN)
+	f.refuse = firewallRefuses(81)
+	var rs []Result
+	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.10.10:81"), Count: 3,
+		Interval: time.Millisecond, Timeout: 50 * time.Millisecond}, f, func(r Result) { rs = append(rs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 || sum.Sent != 3 || sum.Received != 0 {
+		t.Fatalf("%d results, summary %+v", len(rs), sum)
+	}
+	for i, r := range rs {
+		if r.Seq != i+1 || r.State != StateFiltered || r.Reason != ReasonLocalFirewall {
+			t.Errorf("probe %d: %+v", i+1, r)
+		}
 	}
 }

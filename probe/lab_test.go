@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // openInLab opens raw sockets in the lab's prober namespace.
@@ -215,5 +219,62 @@ func TestNoRouteIsPerTarget(t *testing.T) {
 	}
 	if prog.NoRoute.Load() != 1 {
 		t.Fatalf("%d no-route", prog.NoRoute.Load())
+	}
+}
+
+// TestLocalFirewallInLab: an nftables rule in the prober's own OUTPUT
+// chain drops SYNs to one target:port, so the kernel refuses that send
+// (EPERM). That target:port is filtered/local-firewall; the scan goes on
+// and finds everything else as the lab says.
+func TestLocalFirewallInLab(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	// table ip t { chain out { type filter hook output priority filter;
+	//   ip daddr 198.18.10.10 tcp dport 81 drop } }
+	ns, err := netns.GetFromName(l.Namespace(lab.ProberName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	nft, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := nft.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "probe-test"})
+	policy := nftables.ChainPolicyAccept
+	ch := nft.AddChain(&nftables.Chain{Name: "out", Table: tbl, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &policy})
+	dst := mustAddr("198.18.10.10").As4()
+	nft.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dst[:]},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 81}},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}})
+	if err := nft.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	conn := openInLab(t, l)
+	c, prog := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.10.10", "198.18.13.10"), Ports: []uint16{22, 80, 81}, Retries: 1})
+	if len(c.rs) != 6 {
+		t.Fatalf("%d results, want 6", len(c.rs))
+	}
+	if r := c.only(t, "198.18.10.10", 81); r.State != StateFiltered || r.Reason != ReasonLocalFirewall {
+		t.Errorf("198.18.10.10:81: %v/%v, want filtered/%s", r.State, r.Reason, ReasonLocalFirewall)
+	}
+	topo := lab.Demo()
+	for _, w := range []struct {
+		node, addr string
+		port       uint16
+	}{{"web", "198.18.10.10", 22}, {"web", "198.18.10.10", 80}, {"reject", "198.18.13.10", 22}, {"reject", "198.18.13.10", 80}, {"reject", "198.18.13.10", 81}} {
+		want, _ := topo.PortState(w.node, w.port)
+		if r := c.only(t, w.addr, w.port); r.State.String() != want {
+			t.Errorf("%s:%d: %v/%v, want %s", w.addr, w.port, r.State, r.Reason, want)
+		}
+	}
+	if prog.LocalFirewall.Load() != 1 {
+		t.Errorf("%d local-firewall", prog.LocalFirewall.Load())
 	}
 }

@@ -120,8 +120,15 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		}
 		sentAt := time.Now()
 		if _, werr := s.conn.WriteBatch([]raw.Outgoing{{Buf: buf[:n], Dst: dst}}); werr != nil {
-			if errors.Is(werr, raw.ErrNoRoute) {
-				p.record(Result{Addr: dst, Port: dport, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Seq: seq, Time: sentAt})
+			var reason Reason
+			switch {
+			case errors.Is(werr, raw.ErrNoRoute):
+				reason = ReasonNoRoute
+			case errors.Is(werr, raw.ErrFirewall):
+				reason = ReasonLocalFirewall
+			}
+			if reason != "" {
+				p.record(Result{Addr: dst, Port: dport, State: StateFiltered, Reason: reason, Tries: 1, Seq: seq, Time: sentAt})
 				continue
 			}
 			err = werr

@@ -46,15 +46,21 @@ func ParseState(s string) (State, bool) {
 	return StateUnknown, false
 }
 
-// Reason says why a Result has its State: ReasonSynAck, ReasonRST,
-// ReasonNoResponse, ReasonConnect* in connect mode, or the name of an ICMP
-// error such as "port-unreachable" or "admin-prohibited".
+// Reason says why a Result has its State: one of the constants below,
+// ReasonConnect* in connect mode, or the name of an ICMP error such as
+// "port-unreachable" or "admin-prohibited".
 type Reason string
 
 const (
-	ReasonSynAck     Reason = "syn-ack"
-	ReasonRST        Reason = "rst"
-	ReasonNoResponse Reason = "no-response"
+	ReasonSynAck     Reason = "syn-ack"     // open: a valid SYN-ACK
+	ReasonRST        Reason = "rst"         // closed: a valid RST
+	ReasonNoResponse Reason = "no-response" // filtered: no valid reply after every try
+	// ReasonNoRoute (filtered): the local kernel has no route to the
+	// target, so the probe never left.
+	ReasonNoRoute Reason = "no-route"
+	// ReasonLocalFirewall (filtered): the local firewall (netfilter's
+	// OUTPUT chain) refused to send the probe, so it never left.
+	ReasonLocalFirewall Reason = "local-firewall"
 )
 
 // Clock says where a latency's two instants were taken.
@@ -97,8 +103,12 @@ type Result struct {
 	Port   uint16
 	State  State
 	Reason Reason
-	Tries  int       // probes sent for this target:port, retries included
-	Time   time.Time // wall-clock time the result was settled
+	// Tries counts the probes sent for this target:port, retries
+	// included, until the result settled; for no-route and
+	// local-firewall, the probe the kernel refused counts as one.
+	Tries int
+
+	Time time.Time // wall-clock time the result was settled
 	// Seq numbers the probes of a ping (1, 2, ...); 0 in a scan.
 	Seq int
 

@@ -15,9 +15,6 @@ import (
 	"github.com/synprobe/synprobe/raw"
 )
 
-// ReasonNoRoute: the kernel had no route to the target.
-const ReasonNoRoute Reason = "no-route"
-
 // ScanConfig describes a scan. Zero values take the defaults noted.
 type ScanConfig struct {
 	Targets *TargetSet
@@ -53,6 +50,7 @@ type Progress struct {
 	Unmatched, Resets      atomic.Uint64
 	TxKernel, TxUser       atomic.Uint64
 	NoRoute, Retransmitted atomic.Uint64
+	LocalFirewall          atomic.Uint64 // probes the local firewall refused
 }
 
 // Scan probes every target x port of cfg and calls emit once for each with
@@ -288,10 +286,12 @@ func (s *scanner) send(ctx context.Context) error {
 		bufs[i] = make([]byte, s.tpl.Len())
 	}
 	out := make([]raw.Outgoing, 0, batchSize)
+	outIdx := make([]uint64, 0, batchSize) // the probe of each packet in out
 	interval := time.Second / time.Duration(s.cfg.Rate)
 	start := time.Now()
 	var sent uint64
 	var sendErr error
+	try := 0
 	flush := func() bool {
 		if len(out) == 0 {
 			return true
@@ -320,21 +320,29 @@ func (s *scanner) send(ctx context.Context) error {
 			i += n
 			s.prog.Sent.Add(uint64(n))
 			sent += uint64(n)
-			if err == nil {
-				continue
-			}
-			if errors.Is(err, raw.ErrNoRoute) && i < len(out) {
-				s.noRoute(out[i])
+			switch {
+			case err == nil && n == 0:
+				sendErr = errors.New("send: no packet sent and no error")
+				return false
+			case err == nil:
+			case i < len(out) && errors.Is(err, raw.ErrNoRoute):
+				// This target, not the scan: settle its probe and go on.
+				s.refused(outIdx[i], try, ReasonNoRoute)
 				i++
-				continue
+			case i < len(out) && errors.Is(err, raw.ErrFirewall):
+				s.refused(outIdx[i], try, ReasonLocalFirewall)
+				i++
+			default:
+				// raw.ErrTooManyFailures, or an error that is not
+				// about one packet: the run stops.
+				sendErr = err
+				return false
 			}
-			sendErr = err
-			return false
 		}
-		out = out[:0]
+		out, outIdx = out[:0], outIdx[:0]
 		return true
 	}
-	for try := 0; try < s.tries; try++ {
+	for ; try < s.tries; try++ {
 		if try > 0 {
 			// Give the previous pass's replies time to come back.
 			if !sleepCtx(ctx, s.cfg.Timeout) || s.allAnswered() {
@@ -361,6 +369,7 @@ func (s *scanner) send(ctx context.Context) error {
 				return false
 			}
 			out = append(out, raw.Outgoing{Buf: b[:n], Dst: dst})
+			outIdx = append(outIdx, idx)
 			if len(out) == batchSize {
 				return flush()
 			}
@@ -409,23 +418,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// noRoute settles a probe whose destination the kernel cannot route to.
-func (s *scanner) noRoute(p raw.Outgoing) {
-	var pk craft.Packet
-	if pk.Decode(p.Buf) != nil {
+// refused settles probe idx, whose send (try) the local kernel refused:
+// it has no route to the target (ReasonNoRoute) or its firewall dropped
+// the packet (ReasonLocalFirewall). It is not retried. A reply to an
+// earlier try that settled idx in the meantime stands.
+func (s *scanner) refused(idx uint64, try int, reason Reason) {
+	if !s.markAnswered(idx) {
 		return
 	}
-	ti, ok := s.cfg.Targets.Index(pk.IP.Dst)
-	pi := s.portIndex[pk.TCP.DstPort]
-	if !ok || pi < 0 {
-		return
-	}
-	idx := ti*s.nPorts + uint64(pi)
-	if s.markAnswered(idx) {
+	switch reason {
+	case ReasonNoRoute:
 		s.prog.NoRoute.Add(1)
-		s.prog.Filtered.Add(1)
-		s.doEmit(Result{Addr: pk.IP.Dst, Port: pk.TCP.DstPort, State: StateFiltered, Reason: ReasonNoRoute, Tries: 1, Time: time.Now()}, 0)
+	case ReasonLocalFirewall:
+		s.prog.LocalFirewall.Add(1)
 	}
+	s.prog.Filtered.Add(1)
+	dst, port := s.probeOf(idx)
+	s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: reason, Tries: try + 1, Time: time.Now()}, try)
 }
 
 func (s *scanner) doEmit(r Result, try int) {
