@@ -251,3 +251,85 @@ func TestPingLocalFirewall(t *testing.T) {
 		}
 	}
 }
+
+// noRouteExcept makes the fake behave as a kernel with a route to the
+// given addresses only: route lookups fail, and so do sends.
+func noRouteExcept(f *fakeConn, routable ...string) {
+	ok := map[netip.Addr]bool{}
+	for _, a := range routable {
+		ok[mustAddr(a)] = true
+	}
+	f.route = func(dst netip.Addr) error {
+		if !ok[dst] {
+			return fmt.Errorf("raw: %v: %w", dst, raw.ErrNoRoute)
+		}
+		return nil
+	}
+	f.refuse = func(p *craft.Packet) error {
+		if !ok[p.IP.Dst] {
+			return fmt.Errorf("raw: send to %v: %w", p.IP.Dst, raw.ErrNoRoute)
+		}
+		return nil
+	}
+}
+
+// TestSourceFromAnyRoutableTarget: the source address comes from the
+// route to some target that has one, wherever it sorts: first, last, or
+// after a large block without routes. Only when no target tried has a
+// route does the scan refuse to start, saying so.
+func TestSourceFromAnyRoutableTarget(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		targets  []string
+		routable string
+	}{
+		{"unroutable first", []string{"198.18.0.1", "198.18.10.10"}, "198.18.10.10"},
+		{"unroutable last", []string{"198.18.10.10", "198.18.200.1"}, "198.18.10.10"},
+		{"three, routable in the middle", []string{"198.18.0.1", "198.18.10.10", "198.18.200.1"}, "198.18.10.10"},
+		{"a /22 before it", []string{"198.18.4.0/22", "198.18.10.10"}, "198.18.10.10"},
+		{"a /22 after it", []string{"198.18.10.10", "198.18.20.0/22"}, "198.18.10.10"},
+	} {
+		f := newFake(nil)
+		noRouteExcept(f, c.routable)
+		src, via, err := sourceFor(f, targets(t, c.targets...))
+		if err != nil || src != f.src || via != mustAddr(c.routable) {
+			t.Errorf("%s: source %v from the route to %v, %v; want %v from %s", c.name, src, via, err, f.src, c.routable)
+		}
+	}
+	f := newFake(nil)
+	noRouteExcept(f)
+	if _, _, err := sourceFor(f, targets(t, "198.18.0.1", "198.18.200.0/24")); !errors.Is(err, raw.ErrNoRoute) {
+		t.Errorf("no target routable: %v, want an error wrapping %v", err, raw.ErrNoRoute)
+	}
+	if f.lookups != 64 {
+		t.Errorf("%d route lookups for 257 unroutable targets, want 64", f.lookups)
+	}
+}
+
+// TestUnroutableBlockIsNotSent: a /24 without a route before a routable
+// target, two ports each. Every probe of the /24 is filtered/no-route,
+// the routable ones are scanned, and once the kernel has refused one send
+// for want of a route the engine looks routes up instead of sending into
+// the block: raw.Conn's limit of 3 consecutive failures is never reached.
+func TestUnroutableBlockIsNotSent(t *testing.T) {
+	f := newFake(answerEverySYN)
+	noRouteExcept(f, "198.18.10.10")
+	f.maxFailures = 3
+	c, prog := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.4.0/24", "198.18.10.10"), Ports: []uint16{80, 81}, Retries: 1})
+	if len(c.rs) != 514 {
+		t.Fatalf("%d results, want 514", len(c.rs))
+	}
+	for _, r := range c.rs {
+		routable := r.Addr == mustAddr("198.18.10.10")
+		if routable && r.State != StateOpen || !routable && (r.State != StateFiltered || r.Reason != ReasonNoRoute) {
+			t.Fatalf("%v: %v/%v", r.AddrPort(), r.State, r.Reason)
+		}
+	}
+	if prog.NoRoute.Load() != 512 {
+		t.Errorf("%d no-route, want 512", prog.NoRoute.Load())
+	}
+	t.Logf("%d sends refused, %d route lookups", len(f.refused), f.lookups)
+	if len(f.refused) > 3 {
+		t.Errorf("%d sends refused for want of a route, want at most 3", len(f.refused))
+	}
+}

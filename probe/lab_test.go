@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/raw"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -20,8 +21,14 @@ import (
 // openInLab opens raw sockets in the lab's prober namespace.
 func openInLab(t *testing.T, l *lab.Lab) Conn {
 	t.Helper()
+	return openInLabWith(t, l, nil)
+}
+
+// openInLabWith is openInLab with a raw.Config.
+func openInLabWith(t *testing.T, l *lab.Lab, cfg *raw.Config) Conn {
+	t.Helper()
 	var c Conn
-	if err := l.Do(lab.ProberName, func() (err error) { c, err = OpenRaw(nil); return }); err != nil {
+	if err := l.Do(lab.ProberName, func() (err error) { c, err = OpenRaw(cfg); return }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -205,20 +212,37 @@ func TestRecallSlash16(t *testing.T) {
 
 // TestNoRouteIsPerTarget: a target the prober has no route to (an unused
 // part of the lab range) is reported as filtered/no-route; the others are
-// scanned as usual.
+// scanned as usual, whether the unroutable target sorts after the
+// routable one, before it, or is a whole block before it. The block is
+// scanned with raw.Conn's limit of consecutive send failures at 3: after
+// the first refusal the engine looks routes up rather than send into it.
 func TestNoRouteIsPerTarget(t *testing.T) {
 	l := lab.StartT(t, lab.Demo())
 	conn := openInLab(t, l)
-	c, prog := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.200.1", "198.18.10.10"), Ports: []uint16{80}})
-	un, web := c.get("198.18.200.1", 80), c.get("198.18.10.10", 80)
-	if len(un) != 1 || un[0].State != StateFiltered || un[0].Reason != ReasonNoRoute {
-		t.Fatalf("unroutable target: %+v", un)
-	}
-	if len(web) != 1 || web[0].State != StateOpen {
-		t.Fatalf("routable target: %+v", web)
-	}
-	if prog.NoRoute.Load() != 1 {
-		t.Fatalf("%d no-route", prog.NoRoute.Load())
+	for _, c := range []struct {
+		unroutable string
+		n          int
+	}{{"198.18.200.1", 1}, {"198.18.0.1", 1}, {"198.18.4.0/24", 256}} {
+		cn := conn
+		if c.n > 1 {
+			cn = openInLabWith(t, l, &raw.Config{MaxConsecutiveFailures: 3})
+		}
+		col, prog := scan(t, cn, ScanConfig{Targets: targets(t, c.unroutable, "198.18.10.10"), Ports: []uint16{80, 81}})
+		if len(col.rs) != 2*(c.n+1) {
+			t.Fatalf("%s: %d results, want %d", c.unroutable, len(col.rs), 2*(c.n+1))
+		}
+		for _, r := range col.rs {
+			if r.Addr == mustAddr("198.18.10.10") {
+				if want := map[uint16]State{80: StateOpen, 81: StateClosed}[r.Port]; r.State != want {
+					t.Errorf("%s: routable %v: %v, want %v", c.unroutable, r.AddrPort(), r.State, want)
+				}
+			} else if r.State != StateFiltered || r.Reason != ReasonNoRoute {
+				t.Errorf("%s: unroutable %v: %v/%v", c.unroutable, r.AddrPort(), r.State, r.Reason)
+			}
+		}
+		if prog.NoRoute.Load() != uint64(2*c.n) {
+			t.Errorf("%s: %d no-route, want %d", c.unroutable, prog.NoRoute.Load(), 2*c.n)
+		}
 	}
 }
 

@@ -179,7 +179,7 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	}
 	s.src = cfg.Source
 	if !s.src.IsValid() {
-		if s.src, err = sourceFor(conn, cfg.Targets); err != nil {
+		if s.src, _, err = sourceFor(conn, cfg.Targets); err != nil {
 			return nil, err
 		}
 	}
@@ -196,27 +196,41 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	return s, nil
 }
 
-// sourceFor picks the source address from the route to the first of a
-// few targets spread over the set that has one: a target without a route
-// is reported as such, and only a scan where none has one cannot start.
-func sourceFor(conn Conn, ts *TargetSet) (netip.Addr, error) {
+// sourceFor picks the source address from the route to a target: every
+// target in turn when there are at most 64, else 64 spread evenly over
+// the set (the first and the last included); the first with a route
+// wins, and via is that target. A target without a route is reported as
+// no-route when its probe is refused; only when none of those tried has a
+// route can the scan not start.
+func sourceFor(conn Conn, ts *TargetSet) (src, via netip.Addr, err error) {
+	const samples = 64
+	n := ts.Len()
+	tried := min(n, samples)
 	var first error
-	for i := uint64(0); i < 16; i++ {
-		r, err := conn.Route(ts.At(i * ts.Len() / 16))
+	for i := uint64(0); i < tried; i++ {
+		j := i
+		if n > samples {
+			j = i * (n - 1) / (samples - 1) // distinct: the step exceeds 1
+		}
+		dst := ts.At(j)
+		r, err := conn.Route(dst)
 		if err == nil && r.Src.IsValid() {
-			return r.Src, nil
+			return r.Src, dst, nil
 		}
 		if first == nil {
+			if err == nil {
+				err = fmt.Errorf("the route to %v has no source address", dst)
+			}
 			first = err
 		}
-		if ts.Len() < 16 && i+1 >= ts.Len() {
-			break
-		}
 	}
-	if first == nil {
-		first = errors.New("no source address for any target")
-	}
-	return netip.Addr{}, first
+	return netip.Addr{}, netip.Addr{}, fmt.Errorf("no source address: none of the %d targets tried has a route: %w", tried, first)
+}
+
+// unroutable reports whether the kernel has no route to dst.
+func (s *scanner) unroutable(dst netip.Addr) bool {
+	_, err := s.conn.Route(dst)
+	return errors.Is(err, raw.ErrNoRoute)
 }
 
 func (s *scanner) isAnswered(idx uint64) bool {
@@ -292,6 +306,12 @@ func (s *scanner) send(ctx context.Context) error {
 	var sent uint64
 	var sendErr error
 	try := 0
+	// Once the kernel has refused a send for want of a route, the route
+	// to each next probe's target is looked up before it is sent, until
+	// one has a route: a block of unroutable targets costs route lookups,
+	// not a run of failed sends (which raw.Conn counts towards the limit
+	// that stops a run).
+	checkRoutes := false
 	flush := func() bool {
 		if len(out) == 0 {
 			return true
@@ -329,6 +349,11 @@ func (s *scanner) send(ctx context.Context) error {
 				// This target, not the scan: settle its probe and go on.
 				s.refused(outIdx[i], try, ReasonNoRoute)
 				i++
+				for i < len(out) && s.unroutable(out[i].Dst) {
+					s.refused(outIdx[i], try, ReasonNoRoute)
+					i++
+				}
+				checkRoutes = i == len(out)
 			case i < len(out) && errors.Is(err, raw.ErrFirewall):
 				s.refused(outIdx[i], try, ReasonLocalFirewall)
 				i++
@@ -361,6 +386,13 @@ func (s *scanner) send(ctx context.Context) error {
 				s.prog.Retransmitted.Add(1)
 			}
 			dst, dport := s.probeOf(idx)
+			if checkRoutes {
+				if s.unroutable(dst) {
+					s.refused(idx, try, ReasonNoRoute)
+					return true
+				}
+				checkRoutes = false
+			}
 			sport := s.sport(&s.txScratch, dst, dport, try)
 			b := bufs[len(out)]
 			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(sent))
