@@ -42,6 +42,7 @@ func Up(string, ...string) (State, error)   { return State{}, ErrNotSupported }
 func Down() ([]string, error)               { return nil, ErrNotSupported }
 func ReadState() (State, error)             { return State{}, ErrNotSupported }
 func Leftovers() []string                   { return nil }
+func LeftBehind(int) (Residue, error)       { return Residue{}, ErrNotSupported }
 func Namespaces() []string                  { return nil }
 func EnterAndExec(string, []string) error   { return ErrNotSupported }
 func LogPath() string                       { return "" }

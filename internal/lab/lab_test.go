@@ -760,6 +760,36 @@ func TestDownRemovesCrashedLab(t *testing.T) {
 	if len(left) < 4 { // prober, r, t, t-w
 		t.Fatalf("leftovers of crashed lab %s: %v", id, left)
 	}
+	// make test's check (LeftBehind) lists them and the process inside,
+	// as left by a run started no later than this test; a run that
+	// started after the crash did not leave them.
+	res, err := LeftBehind(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range left {
+		if !slices.Contains(res.Namespaces, n) {
+			t.Errorf("LeftBehind lacks %s:\n%s", n, res)
+		}
+	}
+	if !slices.ContainsFunc(res.Processes, func(p string) bool { return strings.HasPrefix(p, fmt.Sprint(sleeper, " ")) }) {
+		t.Errorf("LeftBehind lacks process %d inside the crashed lab:\n%s", sleeper, res)
+	}
+	later := exec.Command("sleep", "10")
+	if err := later.Start(); err != nil {
+		t.Fatal(err)
+	}
+	res, err = LeftBehind(later.Process.Pid)
+	later.Process.Kill()
+	later.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range left {
+		if slices.Contains(res.Namespaces, n) {
+			t.Errorf("LeftBehind(a process started after the crash) lists %s", n)
+		}
+	}
 	removed, err := Down()
 	if err != nil {
 		t.Fatal(err)
@@ -911,4 +941,69 @@ func mountOf(dir string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// TestLeftBehind: make test's leftover check does not count a live lab,
+// and does count a process that outlived its lab's namespace (one that
+// Close deleted while the process still ran in it).
+func TestLeftBehind(t *testing.T) {
+	l := StartT(t, Topology{Nodes: []Node{
+		{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stray := l.Command(ctx, "t", "sleep", "30")
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Wait()
+	defer stray.Process.Kill()
+	var want unix.Stat_t
+	unix.Stat("/run/netns/"+l.Namespace("t"), &want)
+	for i := 0; ; i++ { // bounded: until ip netns exec has entered the namespace
+		if ino, ok := nsInode(fmt.Sprintf("/proc/%d/ns/net", stray.Process.Pid)); ok && ino == want.Ino {
+			if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", stray.Process.Pid)); strings.HasPrefix(string(cmd), "sleep\x00") {
+				break
+			}
+		}
+		if i == 500 {
+			t.Fatal("sleep never entered the namespace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mine := func(r Residue) (out []string) {
+		for _, n := range r.Namespaces {
+			if labID(n) == l.ID {
+				out = append(out, n)
+			}
+		}
+		for _, p := range r.Processes {
+			if strings.HasPrefix(p, fmt.Sprint(stray.Process.Pid, " ")) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	res, err := LeftBehind(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mine(res); len(m) > 0 {
+		t.Errorf("live lab %s counted as left behind: %v", l.ID, m)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err = LeftBehind(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mine(res); len(m) != 1 || !strings.Contains(m[0], "unnamed network namespace") {
+		t.Errorf("after Close, the process left in its namespace: LeftBehind says %v\n%s", m, res)
+	}
+	stray.Process.Kill()
+	stray.Wait()
+	if res, err = LeftBehind(os.Getpid()); err != nil || len(mine(res)) > 0 {
+		t.Errorf("after the process ended: %v, %v", mine(res), err)
+	}
 }
