@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
 	"github.com/synprobe/synprobe/raw"
@@ -300,5 +301,62 @@ func TestLocalFirewallInLab(t *testing.T) {
 	}
 	if prog.LocalFirewall.Load() != 1 {
 		t.Errorf("%d local-firewall", prog.LocalFirewall.Load())
+	}
+}
+
+// TestTeardownRSTOnTheWire reads, in a tcpdump capture on the prober's
+// interface, the RST synprobe sends after each SYN-ACK: its sequence
+// number is the SYN-ACK's acknowledgement and its TTL the configured one
+// (50, so it cannot be the local kernel's own RST, which carries 64). With
+// NoReset only the kernel's RSTs are there.
+func TestTeardownRSTOnTheWire(t *testing.T) {
+	l := lab.StartT(t, lab.Demo())
+	conn := openInLab(t, l)
+	topo := lab.Demo()
+	for _, noReset := range []bool{false, true} {
+		stop := tcpdumpIn(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp", "and", "host", "198.18.10.10")
+		c, _ := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{22, 80, 443}, TTL: 50, NoReset: noReset})
+		pkts := stop()
+		for _, r := range c.rs {
+			if r.State != StateOpen {
+				t.Fatalf("%v: %v", r.AddrPort(), r.State)
+			}
+		}
+		type rstSeen struct {
+			seq uint32
+			ttl uint8
+		}
+		synacks := map[layers.TCPPort]uint32{} // prober port -> the SYN-ACK's ack
+		rsts := map[layers.TCPPort][]rstSeen{}
+		for _, p := range pkts {
+			ip, tcp := ipTCP(p)
+			switch {
+			case ip == nil:
+			case tcp.SYN && tcp.ACK && ip.SrcIP.String() == "198.18.10.10":
+				synacks[tcp.DstPort] = tcp.Ack
+			case tcp.RST && ip.DstIP.String() == "198.18.10.10":
+				rsts[tcp.SrcPort] = append(rsts[tcp.SrcPort], rstSeen{tcp.Seq, ip.TTL})
+			}
+		}
+		if len(synacks) != 3 {
+			t.Fatalf("no reset %v: %d SYN-ACKs captured, want 3", noReset, len(synacks))
+		}
+		for port, ack := range synacks {
+			ours, kernel := 0, 0
+			for _, r := range rsts[port] {
+				switch {
+				case r.seq == ack && r.ttl == 50:
+					ours++
+				case r.seq == ack && r.ttl == 64:
+					kernel++
+				default:
+					t.Errorf("no reset %v: port %d: RST seq %d TTL %d (SYN-ACK ack %d)", noReset, port, r.seq, r.ttl, ack)
+				}
+			}
+			if want := map[bool]int{false: 1, true: 0}[noReset]; ours != want {
+				t.Errorf("no reset %v: port %d: %d RSTs with seq %d and TTL 50, want %d (RSTs: %+v)", noReset, port, ours, ack, want, rsts[port])
+			}
+			t.Logf("no reset %v: port %d: %d RST from synprobe, %d from the local kernel", noReset, port, ours, kernel)
+		}
 	}
 }

@@ -145,6 +145,9 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	if cfg.SourcePortLo == 0 && cfg.SourcePortHi == 0 {
 		cfg.SourcePortLo, cfg.SourcePortHi = 32768, 61000
 	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 64
+	}
 	if cfg.SourcePortHi < cfg.SourcePortLo {
 		return nil, fmt.Errorf("source port range %d-%d is inverted", cfg.SourcePortLo, cfg.SourcePortHi)
 	}
@@ -777,7 +780,7 @@ func (s *scanner) reset(dst netip.Addr, dport, sport uint16, seq uint32) {
 		s.flushResets()
 	}
 	buf := s.rstBufs[len(s.rsts)][:]
-	ip := craft.IPv4{TTL: 64, Src: s.src, Dst: dst, Flags: craft.FlagDF}
+	ip := craft.IPv4{TTL: s.cfg.TTL, Src: s.src, Dst: dst, Flags: craft.FlagDF}
 	tcp := craft.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Flags: craft.FlagRST}
 	n, err := craft.BuildTCP(buf, &ip, &tcp)
 	if err != nil {
