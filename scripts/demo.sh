@@ -15,7 +15,21 @@ if [ ! -x "$bin" ]; then
   exit 2
 fi
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# quote prints its arguments as one shell command line: what can be pasted
+# into a shell to run exactly this argv (an argument with spaces or shell
+# syntax in it is single-quoted).
+quote() {
+  local a out=()
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./:,=@%+-]+$ ]]; then
+      out+=("$a")
+    else
+      out+=("'${a//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s' "${out[*]}"
+}
+step() { printf '\n\033[1m$ %s\033[0m\n' "$(quote "$@")"; "$@"; }
 has() { "$bin" "$1" --help >/dev/null 2>&1; }
 
 # Only a lab this script brought up is brought down again: a failed lab up
@@ -35,9 +49,10 @@ if has scan; then
   step "$bin" lab exec -- "$bin" scan 198.18.14.10 198.18.15.10 -p 80,81 --retries 3 --timeout 500ms
   echo
   echo "# 65,536 real stacks: 198.19.0.0/16, port 80, open ones only, counted"
-  step "$bin" lab exec -- bash -c "'$bin' scan 198.19.0.0/16 -p 80 --open --rate 20000 -o csv -q | tail -n +2 | wc -l"
+  step "$bin" lab exec -- bash -c "$(printf %q "$bin") scan 198.19.0.0/16 -p 80 --open --rate 20000 -o csv -q | tail -n +2 | wc -l"
 else
   echo "(synprobe scan is not built yet; showing the lab with the kernel's own TCP instead)"
+  # shellcheck disable=SC2016 # expanded by the bash inside the lab
   step "$bin" lab exec -- bash -c 'for t in 198.18.10.10:80 198.18.10.10:81 198.18.14.10:80 198.19.7.7:80; do
       start=$(date +%s%N)
       if timeout 2 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null; then r=open; else r=refused/filtered; fi
