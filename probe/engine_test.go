@@ -333,3 +333,45 @@ func TestUnroutableBlockIsNotSent(t *testing.T) {
 		t.Errorf("%d sends refused for want of a route, want at most 3", len(f.refused))
 	}
 }
+
+// TestPingWrapsSourcePorts: a ping of more probes than the source-port
+// range has ports sends them all, reusing a port only after every port of
+// the range has been used once.
+func TestPingWrapsSourcePorts(t *testing.T) {
+	f := newFake(answerEverySYN)
+	var rs []Result
+	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.10.10:80"), Count: 12,
+		Interval: time.Millisecond, Timeout: 50 * time.Millisecond, SourcePortLo: 40000, SourcePortHi: 40004}, f,
+		func(r Result) { rs = append(rs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 12 || sum.Sent != 12 || sum.Received != 12 {
+		t.Fatalf("%d results, summary %+v; want 12 probes answered", len(rs), sum)
+	}
+	for i, r := range rs {
+		if r.Seq != i+1 || r.State != StateOpen || r.Tries != 1 {
+			t.Errorf("probe %d: seq %d %v, %d tries", i+1, r.Seq, r.State, r.Tries)
+		}
+	}
+	var ports []uint16
+	for _, s := range f.sentTo("198.18.10.10", 80, craft.FlagSYN) {
+		var p craft.Packet
+		p.Decode(s.b)
+		ports = append(ports, p.TCP.SrcPort)
+	}
+	if len(ports) != 12 {
+		t.Fatalf("%d SYNs sent, want 12", len(ports))
+	}
+	seen := map[uint16]bool{}
+	for i, port := range ports {
+		if port < 40000 || port > 40004 {
+			t.Errorf("probe %d from port %d, outside the range", i+1, port)
+		}
+		if i < 5 && seen[port] || i >= 5 && port != ports[i-5] {
+			t.Errorf("source ports %v: a port reused before the whole range was", ports)
+			break
+		}
+		seen[port] = true
+	}
+}

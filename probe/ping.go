@@ -25,7 +25,13 @@ type PingConfig struct {
 	Timeout    time.Duration
 	MinTimeout time.Duration // 250ms: a loaded machine may be slow to read a reply
 
-	Source                     netip.Addr
+	Source netip.Addr
+	// SourcePortLo..SourcePortHi (32768..61000 when both are zero) gives
+	// each probe its own source port, so its own 4-tuple. A ping of more
+	// probes than the range has ports wraps around it: a port is used
+	// again only after every other one was, and a reply that comes later
+	// than a whole round of the range would be taken for the reply to the
+	// probe that reused its port.
 	SourcePortLo, SourcePortHi uint16
 	TTL                        uint8
 	MSS                        uint16
@@ -54,12 +60,10 @@ func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Su
 	if lo == 0 && hi == 0 {
 		lo, hi = 32768, 61000
 	}
-	if int(hi)-int(lo)+1 < cfg.Count {
-		// Every probe has its own source port; beyond the range they
-		// would repeat 4-tuples, so a long ping wraps around it.
-		cfg.Count = min(cfg.Count, int(hi)-int(lo)+1)
-	}
-	s, err := newScanner(ScanConfig{Targets: ts, Ports: []uint16{cfg.Target.Port()}, Rate: 1, Retries: cfg.Count - 1,
+	// Probe seq uses try (seq-1) mod tries of the scanner's port
+	// rotation: a port of its own while the range lasts, then around.
+	tries := min(cfg.Count, int(hi)-int(lo)+1)
+	s, err := newScanner(ScanConfig{Targets: ts, Ports: []uint16{cfg.Target.Port()}, Rate: 1, Retries: tries - 1,
 		Timeout: cfg.Timeout, Source: cfg.Source, SourcePortLo: lo, SourcePortHi: hi, TTL: cfg.TTL, MSS: cfg.MSS,
 		Window: cfg.Window, Layout: cfg.Layout, NoReset: cfg.NoReset, Logger: cfg.Logger, Capture: cfg.Capture}, conn, nil, nil)
 	if err != nil {
@@ -112,7 +116,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 			break
 		}
 		next = next.Add(p.cfg.Interval)
-		try := seq - 1
+		try := (seq - 1) % s.tries
 		sport := s.sport(&s.txScratch, dst, dport, try)
 		n, werr := s.tpl.Write(buf, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(seq))
 		if werr != nil {
@@ -168,12 +172,13 @@ func (p *pinger) record(r Result) {
 
 func (p *pinger) summary() Summary { return Summarize(p.results) }
 
-// await reads replies until the one for try arrives or deadline passes.
-// Replies to earlier tries that come late are counted as duplicates by
-// the scanner's validation and do not settle this one.
+// await reads replies until the one for try arrives or deadline passes:
+// the first valid reply to that probe settles it. Every reply read is
+// validated (and a SYN-ACK gets its RST), but a reply to an earlier probe
+// (late, or a duplicate of one already reported) and any further reply to
+// this one are dropped, not counted: a ping reports each probe once.
 func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []raw.Incoming, stamps []raw.TxStamp) (Result, error) {
 	s := p.s
-	p.gotOK = false
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		s.drainTx(stamps)
 		rd := time.Now().Add(50 * time.Millisecond)
@@ -188,20 +193,25 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 		if n > 0 {
 			s.drainTx(stamps)
 		}
+		var got Result
+		found := false
 		for i := range msgs[:n] {
-			// A fresh "answered" bit per probe: ping keeps one per try.
+			// A fresh "answered" bit per reply: ping keeps one per try.
 			s.answered[0].Store(0)
+			p.gotOK = false
 			s.handle(&msgs[i])
-			s.flushResets()
 			for idx, pe := range s.pending { // ICMP settles a ping at once
 				delete(s.pending, idx)
 				delete(s.txTimes, pe.k)
 				p.got, p.gotTry, p.gotOK = pe.r, pe.try, true
 			}
-			if p.gotOK && p.gotTry == try {
-				return p.got, nil
+			if p.gotOK && p.gotTry == try && !found {
+				got, found = p.got, true
 			}
-			p.gotOK = false
+		}
+		s.flushResets()
+		if found {
+			return got, nil
 		}
 	}
 	return Result{}, nil
