@@ -4,6 +4,7 @@ package labscripts
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/synprobe/synprobe/internal/lab"
 	"github.com/synprobe/synprobe/internal/privileged"
 	"github.com/synprobe/synprobe/probe"
+	"golang.org/x/sys/unix"
 )
 
 // tool returns the path of an external checker, or skips (fails under
@@ -91,7 +93,7 @@ func vmTopology() lab.Topology {
 		node("router", lab.RoleRouter, lab.ProberName, "198.18.1.2", "198.18.1.0/24"),
 		node("web", lab.RoleTarget, "router", "198.18.10.10", "198.18.10.0/24"),
 		node("win", lab.RoleTarget, "router", "198.18.11.10", "198.18.11.0/24"),
-		node("fw", lab.RoleTarget, "router", "198.18.13.10", "198.18.13.0/24"),
+		node("fw", lab.RoleTarget, "router", "198.18.12.10", "198.18.12.0/24"),
 	}}
 }
 
@@ -101,6 +103,7 @@ type vmExpect struct {
 	Reason probe.Reason
 	TTL    uint8  // 0: none expected
 	MSS    uint16 // 0: none expected
+	Window int    // -1: none expected
 }
 
 // vmExpectations reads the table docs/LAB.md shows for the VM lab (one
@@ -119,7 +122,7 @@ func vmExpectations(t *testing.T) []vmExpect {
 	var out []vmExpect
 	for _, l := range strings.Split(s[i:j], "\n") {
 		f := strings.Split(strings.Trim(l, "| "), "|")
-		if len(f) != 5 || !strings.Contains(f[0], ":") {
+		if len(f) != 6 || !strings.Contains(f[0], ":") {
 			continue
 		}
 		for k := range f {
@@ -136,9 +139,13 @@ func vmExpectations(t *testing.T) []vmExpect {
 		if n, err := strconv.Atoi(f[4]); err == nil {
 			e.MSS = uint16(n)
 		}
+		e.Window = -1
+		if n, err := strconv.Atoi(f[5]); err == nil {
+			e.Window = n
+		}
 		out = append(out, e)
 	}
-	if len(out) < 10 {
+	if len(out) < 20 {
 		t.Fatalf("docs/LAB.md: %d rows in the vm-expect table", len(out))
 	}
 	return out
@@ -147,45 +154,86 @@ func vmExpectations(t *testing.T) []vmExpect {
 // TestProvisioningInNamespaces runs router.sh, target.sh and prober.sh in
 // namespaces shaped like the VMs and checks with synprobe's engine that
 // the network shows what docs/LAB.md says (everything but netem, which
-// this kernel lacks).
+// this kernel lacks), and with the kernel's own TCP that the router's
+// nftables MSS clamp works.
 func TestProvisioningInNamespaces(t *testing.T) {
 	privileged.Require(t)
 	tool(t, "nft")
+	tool(t, "tc")
 	tool(t, "python3")
 	l := lab.StartT(t, vmTopology())
 	run := t.TempDir()
 	t.Cleanup(func() { killListeners(t, run) })
-	script := func(node string, args ...string) {
+	script := func(node string, env []string, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := l.Command(ctx, node, "bash", args...)
-		cmd.Env = append(os.Environ(), "LAB_NAMESPACE_MODE=1", "LAB_RUN_DIR="+run)
+		cmd.Env = append(append(os.Environ(), "LAB_NAMESPACE_MODE=1", "LAB_RUN_DIR="+run), env...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v: %v\n%s", node, args, err, out)
 		}
+		return string(out)
 	}
-	script("router", "router.sh")
-	script("web", "target.sh", "linux", "198.18.10.10")
-	script("win", "target.sh", "winlike", "198.18.11.10")
-	script("fw", "target.sh", "firewalled", "198.18.13.10")
-	script(lab.ProberName, "prober.sh")
+	// The clamp is on by default; ask for it anyway, so that this test
+	// keeps testing it whatever the default becomes.
+	out := script("router", []string{"LAB_CLAMP_MSS=1200"}, "router.sh")
+	if !strings.Contains(out, "MSS clamped to 1200 for 198.18.16.0/24") {
+		t.Errorf("router.sh did not clamp:\n%s", out)
+	}
+	// This kernel has no netem: the script must say so, not pretend.
+	if !strings.Contains(out, "no netem") && !strings.Contains(out, "netem: ") {
+		t.Errorf("router.sh says nothing about delay and loss:\n%s", out)
+	}
+	t.Logf("router.sh: %s", strings.TrimSpace(out))
+	script("web", nil, "target.sh", "linux")
+	script("win", nil, "target.sh", "winlike")
+	script("fw", nil, "target.sh", "firewalled")
+	script(lab.ProberName, nil, "prober.sh")
 	time.Sleep(300 * time.Millisecond) // listeners binding
+
+	// The clamp, seen by the kernel's own TCP: the MSS a connect to clamp
+	// learns is 1200 (less 12 for timestamps); web's, through the same
+	// router, is not clamped.
+	for addr, want := range map[string]int{"198.18.16.10:80": 1200, "198.18.10.10:80": 1460} {
+		var mss int
+		err := l.Do(lab.ProberName, func() error {
+			c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rc, _ := c.(*net.TCPConn).SyscallConn()
+			var serr error
+			rc.Control(func(fd uintptr) {
+				mss, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+				if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && info.Options&1 != 0 {
+					mss += 12 // TCPI_OPT_TIMESTAMPS: 12 bytes of every segment
+				}
+			})
+			return serr
+		})
+		if err != nil {
+			t.Errorf("%s: %v", addr, err)
+		} else if mss != want {
+			t.Errorf("%s: the kernel learned MSS %d, want %d", addr, mss, want)
+		}
+	}
 
 	var conn probe.Conn
 	if err := l.Do(lab.ProberName, func() (err error) { conn, err = probe.OpenRaw(nil); return }); err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ts, _ := probe.NewTargetSet([]probe.AddrRange{
-		{First: netip.MustParseAddr("198.18.10.10"), Last: netip.MustParseAddr("198.18.10.10")},
-		{First: netip.MustParseAddr("198.18.11.10"), Last: netip.MustParseAddr("198.18.11.10")},
-		{First: netip.MustParseAddr("198.18.13.10"), Last: netip.MustParseAddr("198.18.13.10")},
-	}, nil)
+	var ranges []probe.AddrRange
+	for _, a := range []string{"198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.14.10", "198.18.16.10", "198.19.7.7"} {
+		ranges = append(ranges, probe.AddrRange{First: netip.MustParseAddr(a), Last: netip.MustParseAddr(a)})
+	}
+	ts, _ := probe.NewTargetSet(ranges, nil)
 	var mu sync.Mutex
 	got := map[string]probe.Result{}
-	err := probe.Scan(context.Background(), probe.ScanConfig{Targets: ts, Ports: []uint16{22, 23, 25, 26, 80, 443, 445, 3389},
+	err := probe.Scan(context.Background(), probe.ScanConfig{Targets: ts, Ports: []uint16{22, 23, 25, 26, 80, 179, 443, 445, 3389},
 		Rate: 1000, Retries: 1, Timeout: 500 * time.Millisecond}, conn, func(r probe.Result) {
 		mu.Lock()
 		got[r.AddrPort().String()] = r
@@ -208,6 +256,9 @@ func TestProvisioningInNamespaces(t *testing.T) {
 		}
 		if r.MSS != w.MSS {
 			t.Errorf("%s: MSS %d, want %d", w.Target, r.MSS, w.MSS)
+		}
+		if hasWin := r.Has&probe.HasWindow != 0; hasWin != (w.Window >= 0) || (hasWin && int(r.Window) != w.Window) {
+			t.Errorf("%s: window %d (measured %v), want %d (-1: none)", w.Target, r.Window, hasWin, w.Window)
 		}
 	}
 }
