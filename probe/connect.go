@@ -9,13 +9,41 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/synprobe/synprobe/craft"
 )
 
 // Connect mode probes with the kernel's own connect(): what synprobe does
-// without CAP_NET_RAW. It measures what a connect can: the state, the time
-// connect() took (user-space clock) and, for open ports, the MSS the
-// kernel learned (TCP_MAXSEG). TTL, window and options stay empty: they
-// are not invented.
+// without CAP_NET_RAW. It reports what a connect can tell, and nothing
+// more: the state, the time connect() took (user-space clock) and, for
+// open ports, the MSS the kernel learned (TCP_MAXSEG). TTL, window and
+// options of a SYN-ACK stay empty: they are not invented.
+//
+// connect() alone cannot tell a RST from an ICMP port-unreachable (both
+// are ECONNREFUSED), nor one ICMP unreachable code from another (most are
+// EHOSTUNREACH). So on Linux the socket asks for the kernel's own record of
+// the ICMP error (IP_RECVERR: the type, code and sender of the ICMP
+// message, on the socket's error queue; with IP_RECVTTL, the ICMP
+// packet's TTL), which since Linux 5.8 is queued for a connect in
+// progress too. With it, the reasons are exact and the same as a raw
+// scan's: rst, port-unreachable, admin-prohibited, ... Without it (an
+// older kernel, or another system), ECONNREFUSED is reported as closed
+// with reason "refused" (a RST or an ICMP port-unreachable: connect cannot
+// tell which), and EHOSTUNREACH or ENETUNREACH as filtered with reason
+// "unreachable".
+
+// Connect-mode reasons beside those of a raw scan.
+const (
+	// ReasonConnect: connect() succeeded (the kernel saw a SYN-ACK).
+	ReasonConnect Reason = "syn-ack"
+	// ReasonRefused: connect() was refused, by a RST or an ICMP
+	// port-unreachable, and the kernel did not say which.
+	ReasonRefused Reason = "refused"
+	// ReasonUnreachable: connect() failed with "host unreachable" or
+	// "network unreachable", and the kernel did not say which ICMP error
+	// (if any) it was.
+	ReasonUnreachable Reason = "unreachable"
+)
 
 // ConnectConfig describes a connect-mode scan.
 type ConnectConfig struct {
@@ -24,10 +52,15 @@ type ConnectConfig struct {
 	Rate        int           // connects started per second
 	Timeout     time.Duration // per connect; 1s
 	Concurrency int           // connects in flight at most; 256
+	// Shard K (1-based) of Shards, walking the same keyed order as a raw
+	// scan with the same Seed: the shards of one seed are disjoint and
+	// cover the scan. Zero means 1 of 1.
+	Shard, Shards int
+	Seed          uint64
 }
 
-// ConnectScan probes every target x port with connect() and emits each
-// result (from one goroutine at a time).
+// ConnectScan probes every target x port of its shard with connect() and
+// emits each result (from one goroutine at a time).
 func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog *Progress) error {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Second
@@ -38,28 +71,38 @@ func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog
 	if cfg.Rate <= 0 {
 		return errors.New("rate must be positive")
 	}
+	if cfg.Shards == 0 {
+		cfg.Shard, cfg.Shards = 1, 1
+	}
+	if cfg.Targets == nil || len(cfg.Ports) == 0 {
+		return errors.New("no targets or no ports")
+	}
 	if prog == nil {
 		prog = &Progress{}
 	}
-	n := cfg.Targets.Len() * uint64(len(cfg.Ports))
-	prog.Total = n
+	nPorts := uint64(len(cfg.Ports))
+	ord, err := newOrder(cfg.Targets.Len()*nPorts, cfg.Seed, cfg.Shard-1, cfg.Shards)
+	if err != nil {
+		return err
+	}
+	prog.Total = ord.count
 	sem := make(chan struct{}, cfg.Concurrency)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(cfg.Rate)
 	start := time.Now()
-	for i := uint64(0); i < n; i++ {
+	var i uint64
+	ord.walk(0, func(idx uint64) bool {
 		if !sleepUntil(ctx, start.Add(time.Duration(i)*interval)) {
-			break
+			return false
 		}
+		i++
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			return false
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		dst := netip.AddrPortFrom(cfg.Targets.At(i/uint64(len(cfg.Ports))), cfg.Ports[i%uint64(len(cfg.Ports))])
+		dst := netip.AddrPortFrom(cfg.Targets.At(idx/nPorts), cfg.Ports[idx%nPorts])
 		prog.Sent.Add(1)
 		wg.Add(1)
 		go func() {
@@ -78,47 +121,83 @@ func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog
 			emit(r)
 			mu.Unlock()
 		}()
-	}
+		return true
+	})
 	wg.Wait()
 	return nil
 }
 
+// connectOutcome is what one connect() found out, before it is judged.
+type connectOutcome struct {
+	err       error         // connect's error: nil when it connected
+	immediate bool          // connect() itself failed: nothing was sent
+	rtt       time.Duration // from connect() to its outcome
+	mss       uint16        // TCP_MAXSEG, when hasMSS
+	hasMSS    bool
+	icmp      *connectICMP // the ICMP error the kernel queued, if any
+}
+
+// connectICMP is an ICMP error as the kernel queued it (IP_RECVERR).
+type connectICMP struct {
+	typ, code uint8
+	from      netip.Addr // the router or host that sent it
+	ttl       uint8      // of the ICMP packet, when hasTTL
+	hasTTL    bool
+	rtt       time.Duration // from connect() to when it was read
+}
+
 // ConnectProbe connects once to dst and reports what it found.
 func ConnectProbe(ctx context.Context, dst netip.AddrPort, timeout time.Duration) Result {
-	r := Result{Addr: dst.Addr(), Port: dst.Port(), Tries: 1}
-	d := net.Dialer{Timeout: timeout}
-	start := time.Now()
-	c, err := d.DialContext(ctx, "tcp4", dst.String())
-	rtt := time.Since(start)
-	r.Time = time.Now()
+	o := connectOnce(ctx, dst, timeout)
+	return judgeConnect(dst, o, kernelQueuesICMP())
+}
+
+// judgeConnect turns a connect's outcome into a Result. icmpQueued says
+// the kernel puts every ICMP error of a connect in progress on the error
+// queue, so that a refusal with none there was a RST.
+func judgeConnect(dst netip.AddrPort, o connectOutcome, icmpQueued bool) Result {
+	r := Result{Addr: dst.Addr(), Port: dst.Port(), Tries: 1, Time: time.Now()}
+	rtt := func(d time.Duration) {
+		r.Has |= HasRTT
+		r.RTT, r.Clock = d, ClockUser
+	}
 	switch {
-	case err == nil:
+	case o.err == nil:
+		// A SYN-ACK outranks an ICMP error, as in a raw scan.
 		r.State, r.Reason = StateOpen, ReasonConnect
-		r.Has |= HasRTT
-		r.RTT, r.Clock = rtt, ClockUser
-		if mss, ok := tcpMaxSeg(c); ok {
+		rtt(o.rtt)
+		if o.hasMSS {
 			r.Has |= HasMSS
-			r.MSS = mss
+			r.MSS = o.mss
 		}
-		c.Close()
-	case errors.Is(err, syscall.ECONNREFUSED):
-		r.State, r.Reason = StateClosed, ReasonRST
-		r.Has |= HasRTT
-		r.RTT, r.Clock = rtt, ClockUser
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		r.State, r.Reason = StateFiltered, "host-unreachable"
-	case errors.Is(err, syscall.ENETUNREACH):
-		r.State, r.Reason = StateFiltered, "net-unreachable"
-	case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) || errors.Is(err, context.Canceled):
+	case o.icmp != nil:
+		r.State, r.Reason = StateFiltered, Reason(craft.ICMPName(o.icmp.typ, o.icmp.code))
+		r.ICMPType, r.ICMPCode, r.ICMPFrom = o.icmp.typ, o.icmp.code, o.icmp.from
+		rtt(o.icmp.rtt)
+		if o.icmp.hasTTL {
+			r.Has |= HasTTL
+			r.TTL = o.icmp.ttl
+			r.InitialTTL, r.Hops = InitialTTL(o.icmp.ttl)
+		}
+	case errors.Is(o.err, syscall.ECONNREFUSED):
+		r.State, r.Reason = StateClosed, ReasonRefused
+		if icmpQueued {
+			r.Reason = ReasonRST
+		}
+		rtt(o.rtt)
+	case o.immediate && (errors.Is(o.err, syscall.ENETUNREACH) || errors.Is(o.err, syscall.EHOSTUNREACH)):
+		// Refused before anything was sent: no route.
+		r.State, r.Reason = StateFiltered, ReasonNoRoute
+	case errors.Is(o.err, syscall.ENETUNREACH) || errors.Is(o.err, syscall.EHOSTUNREACH):
+		r.State, r.Reason = StateFiltered, ReasonUnreachable
+	case errors.Is(o.err, os.ErrDeadlineExceeded) || errors.Is(o.err, syscall.ETIMEDOUT) || isTimeout(o.err) ||
+		errors.Is(o.err, context.Canceled) || errors.Is(o.err, context.DeadlineExceeded):
 		r.State, r.Reason = StateFiltered, ReasonNoResponse
 	default:
-		r.State, r.Reason = StateFiltered, Reason("error: "+err.Error())
+		r.State, r.Reason = StateFiltered, Reason("error: "+o.err.Error())
 	}
 	return r
 }
-
-// ReasonConnect: connect() succeeded (the kernel saw a SYN-ACK).
-const ReasonConnect Reason = "syn-ack"
 
 func isTimeout(err error) bool {
 	var ne net.Error
