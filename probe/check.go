@@ -21,8 +21,11 @@ type Check struct {
 	MaxRTT     time.Duration // 0: no limit
 	Percentile float64       // of the RTTs MaxRTT applies to; 50 when zero
 	Probes     int           // 1 when zero
-	MinSuccess float64       // 0..1; 1 when zero: every probe must succeed
-	Line       int           // line in the check file, for messages
+	MinSuccess float64       // 0..1; 1 when zero and not MinSuccessSet: every probe must succeed
+	// MinSuccessSet says MinSuccess was given, so that a minimum of 0 (no
+	// minimum) is not taken for the default.
+	MinSuccessSet bool
+	Line          int // line in the check file, for messages
 }
 
 // CheckResult is a Check evaluated against its probes' results.
@@ -46,7 +49,7 @@ func (c Check) Normalize() Check {
 	if c.Percentile == 0 {
 		c.Percentile = 50
 	}
-	if c.MinSuccess == 0 {
+	if c.MinSuccess == 0 && !c.MinSuccessSet {
 		c.MinSuccess = 1
 	}
 	if c.Name == "" {
@@ -55,7 +58,11 @@ func (c Check) Normalize() Check {
 	return c
 }
 
-// Validate reports a check that cannot be evaluated.
+// MaxProbes is the most probes one check may send.
+const MaxProbes = 10000
+
+// Validate reports a check that cannot be evaluated. Each range is
+// written so that NaN is outside it: a comparison with NaN is false.
 func (c Check) Validate() error {
 	switch {
 	case c.Target == "":
@@ -64,17 +71,25 @@ func (c Check) Validate() error {
 		return errors.New("port must be 1-65535")
 	case len(c.States) == 0:
 		return errors.New("no expected state (open, closed or filtered)")
-	case c.Probes < 0 || c.Probes > 10000:
-		return errors.New("probes must be 1-10000")
-	case c.Percentile < 0 || c.Percentile > 100:
+	case !(c.Probes >= 0 && c.Probes <= MaxProbes):
+		return fmt.Errorf("probes must be 1-%d", MaxProbes)
+	case !(c.Percentile >= 0 && c.Percentile <= 100): // 0: the default, 50
 		return errors.New("percentile must be in (0, 100]")
-	case c.MinSuccess < 0 || c.MinSuccess > 1:
+	case !(c.MinSuccess >= 0 && c.MinSuccess <= 1):
 		return errors.New("minimum success ratio must be in [0, 1]")
 	case c.MaxRTT < 0:
 		return errors.New("latency limit must be positive")
 	}
 	return nil
 }
+
+// ValidPercentile reports whether p may be given as a percentile: in
+// (0, 100], so neither 0 nor NaN nor an infinity.
+func ValidPercentile(p float64) bool { return p > 0 && p <= 100 }
+
+// ValidRatio reports whether r may be given as a success ratio: in
+// [0, 1], so neither NaN nor an infinity.
+func ValidRatio(r float64) bool { return r >= 0 && r <= 1 }
 
 // Evaluate judges rs, the results of c's probes.
 func Evaluate(c Check, rs []Result) CheckResult {
@@ -139,59 +154,100 @@ func statesString(ss []State) string {
 //	HOST:PORT=STATE[|STATE...][,rtt<DURATION][,rtt.pNN<DURATION][,probes=N][,success>=RATIO]
 //
 // for example "db.example:5432=open", "api:443=open,rtt<50ms" or
-// "198.19.0.9:23=closed|filtered".
+// "198.19.0.9:23=closed|filtered". Every error names the check.
 func ParseCheckArg(s string) (Check, error) {
 	var c Check
+	bad := func(format string, a ...any) (Check, error) {
+		return c, fmt.Errorf("check %q: %s", s, fmt.Sprintf(format, a...))
+	}
 	target, spec, ok := strings.Cut(s, "=")
 	if !ok {
-		return c, fmt.Errorf("check %q: want HOST:PORT=STATE[,rtt<DURATION]", s)
+		return bad("want HOST:PORT=STATE[,rtt<DURATION]")
 	}
 	i := strings.LastIndex(target, ":")
 	if i <= 0 {
-		return c, fmt.Errorf("check %q: want HOST:PORT before '='", s)
+		return bad("want HOST:PORT before '='")
 	}
 	c.Target = target[:i]
 	p, err := strconv.ParseUint(target[i+1:], 10, 16)
 	if err != nil || p == 0 {
-		return c, fmt.Errorf("check %q: port %q must be 1-65535", s, target[i+1:])
+		return bad("port %q must be 1-65535", target[i+1:])
 	}
 	c.Port = uint16(p)
 	parts := strings.Split(spec, ",")
 	for _, st := range strings.Split(parts[0], "|") {
 		state, ok := ParseState(strings.TrimSpace(st))
 		if !ok {
-			return c, fmt.Errorf("check %q: state %q is not open, closed or filtered", s, st)
+			return bad("state %q is not open, closed or filtered", st)
 		}
 		c.States = append(c.States, state)
 	}
+	seen := map[string]bool{}
 	for _, opt := range parts[1:] {
+		name, _, _ := strings.Cut(opt, "<")
+		name, _, _ = strings.Cut(name, "=")
+		name, _, _ = strings.Cut(name, ">")
+		if strings.HasPrefix(name, "rtt") {
+			name = "rtt"
+		}
+		if seen[name] {
+			return bad("%q: %s is given twice", opt, name)
+		}
+		seen[name] = true
 		switch {
 		case strings.HasPrefix(opt, "rtt"):
 			lhs, d, ok := strings.Cut(opt, "<")
 			if !ok {
-				return c, fmt.Errorf("check %q: %q: want rtt<DURATION or rtt.p90<DURATION", s, opt)
+				return bad("%q: want rtt<DURATION or rtt.p90<DURATION", opt)
 			}
 			if pct, ok := strings.CutPrefix(lhs, "rtt.p"); ok {
-				if c.Percentile, err = strconv.ParseFloat(pct, 64); err != nil {
-					return c, fmt.Errorf("check %q: percentile %q: %v", s, pct, err)
+				c.Percentile, err = strconv.ParseFloat(pct, 64)
+				if err != nil || !ValidPercentile(c.Percentile) {
+					return bad("percentile %q: want a number in (0, 100] such as 90 or 99.9", pct)
 				}
 			} else if lhs != "rtt" {
-				return c, fmt.Errorf("check %q: %q: want rtt<DURATION or rtt.p90<DURATION", s, opt)
+				return bad("%q: want rtt<DURATION or rtt.p90<DURATION", opt)
 			}
 			if c.MaxRTT, err = time.ParseDuration(d); err != nil || c.MaxRTT <= 0 {
-				return c, fmt.Errorf("check %q: latency limit %q: want a positive duration such as 50ms", s, d)
+				return bad("latency limit %q: want a positive duration such as 50ms", d)
 			}
 		case strings.HasPrefix(opt, "probes="):
-			if c.Probes, err = strconv.Atoi(opt[len("probes="):]); err != nil || c.Probes <= 0 {
-				return c, fmt.Errorf("check %q: %q: want probes=N with N > 0", s, opt)
+			if c.Probes, err = strconv.Atoi(opt[len("probes="):]); err != nil || c.Probes <= 0 || c.Probes > MaxProbes {
+				return bad("%q: want probes=N with N 1-%d", opt, MaxProbes)
 			}
 		case strings.HasPrefix(opt, "success>="):
-			if c.MinSuccess, err = strconv.ParseFloat(opt[len("success>="):], 64); err != nil {
-				return c, fmt.Errorf("check %q: %q: want success>=RATIO such as 0.9", s, opt)
+			c.MinSuccess, err = strconv.ParseFloat(opt[len("success>="):], 64)
+			if err != nil || !ValidRatio(c.MinSuccess) {
+				return bad("%q: want success>=RATIO with RATIO in [0, 1], such as 0.9", opt)
 			}
+			c.MinSuccessSet = true
 		default:
-			return c, fmt.Errorf("check %q: unknown condition %q", s, opt)
+			return bad("unknown condition %q (want rtt<DURATION, rtt.pNN<DURATION, probes=N or success>=RATIO)", opt)
 		}
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return bad("%v", err)
+	}
+	return c, nil
+}
+
+// Arg writes c the way ParseCheckArg reads it (without its Name, which
+// the command line has no place for).
+func (c Check) Arg() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d=%s", c.Target, c.Port, statesString(c.States))
+	if c.MaxRTT > 0 {
+		if c.Percentile != 0 {
+			fmt.Fprintf(&b, ",rtt.p%s<%s", fmtPct(c.Percentile), c.MaxRTT)
+		} else {
+			fmt.Fprintf(&b, ",rtt<%s", c.MaxRTT)
+		}
+	}
+	if c.Probes != 0 {
+		fmt.Fprintf(&b, ",probes=%d", c.Probes)
+	}
+	if c.MinSuccessSet || c.MinSuccess != 0 {
+		fmt.Fprintf(&b, ",success>=%s", strconv.FormatFloat(c.MinSuccess, 'g', -1, 64))
+	}
+	return b.String()
 }
