@@ -75,7 +75,15 @@ func readStateAt(path string) (State, error) {
 }
 
 // Alive reports whether the daemon of s still runs.
-func (s State) Alive() bool { return s.PID > 0 && unix.Kill(s.PID, 0) == nil }
+func (s State) Alive() bool { return s.PID > 0 && processExists(s.PID) }
+
+// processExists reports whether pid is a process. kill(pid, 0) checks
+// without sending anything; EPERM means the process exists but belongs to
+// someone else (a root daemon seen by a user's lab status), so it is alive.
+func processExists(pid int) bool {
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}
 
 // Serve is the daemon: it builds topo with the demo ID, writes the state
 // file, and keeps the lab until ctx is done.
@@ -260,7 +268,7 @@ func startTime(pid int) string {
 
 func ownerAlive(id string) bool {
 	if pid, start := ownerOf(id); pid > 0 {
-		return unix.Kill(pid, 0) == nil && !zombie(pid) && (start == "" || start == startTime(pid))
+		return processExists(pid) && !zombie(pid) && (start == "" || start == startTime(pid))
 	}
 	// A demo lab started by a synprobe older than owner files still
 	// has its state file.
@@ -305,7 +313,7 @@ func isLabDaemon(pid int) bool {
 // lab, then kills it (its namespaces are then removed as leftovers).
 func stopDaemon(pid int) {
 	unix.Kill(pid, unix.SIGTERM)
-	alive := func() bool { return unix.Kill(pid, 0) == nil && !zombie(pid) }
+	alive := func() bool { return processExists(pid) && !zombie(pid) }
 	for i := 0; i < 100 && alive(); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
