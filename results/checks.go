@@ -3,6 +3,7 @@ package results
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -163,12 +164,20 @@ func WritePrometheus(w io.Writer, crs []probe.CheckResult, now time.Time) error 
 		{"synprobe_check_mss_bytes", "MSS the other side advertised in its last SYN-ACK."},
 		{"synprobe_check_timestamp_seconds", "When the check ran, as a Unix time."},
 	}
+	// The check label tells series apart: two checks of one target:port
+	// (say, one on the median and one on p99) must not give duplicate
+	// series, which Prometheus rejects with the whole file.
+	names := make([]string, len(crs))
+	for i, cr := range crs {
+		names[i] = cr.Check.Name
+	}
+	names = uniqueStrings(names)
 	var b strings.Builder
 	for _, m := range ms {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", m.name, m.help, m.name)
-		for _, cr := range crs {
+		for i, cr := range crs {
 			c := cr.Check
-			labels := fmt.Sprintf(`check="%s",target="%s",port="%d"`, esc(c.Name), esc(c.Target), c.Port)
+			labels := fmt.Sprintf(`check="%s",target="%s",port="%d"`, esc(names[i]), esc(c.Target), c.Port)
 			var last *probe.Result
 			for i := range cr.Results {
 				if cr.Results[i].Has&probe.HasTTL != 0 {
@@ -210,6 +219,45 @@ func WritePrometheus(w io.Writer, crs []probe.CheckResult, now time.Time) error 
 	return err
 }
 
+// UniqueNames gives every check its own name, so that the Prometheus
+// series, JUnit test cases and summary lines of two checks with the same
+// name (two checks of one target:port, named after it) cannot be
+// confused: the second is NAME#2, the third NAME#3, and so on.
+func UniqueNames(cs []probe.Check) {
+	names := make([]string, len(cs))
+	for i := range cs {
+		names[i] = cs[i].Name
+	}
+	for i, n := range uniqueStrings(names) {
+		cs[i].Name = n
+	}
+}
+
+// uniqueStrings returns names with every repeat renamed NAME#N, N the
+// smallest number from 2 on that makes it unique.
+func uniqueStrings(names []string) []string {
+	out := make([]string, len(names))
+	taken := map[string]bool{}
+	for _, n := range names {
+		taken[n] = true
+	}
+	first := map[string]bool{}
+	for i, n := range names {
+		if !first[n] {
+			first[n] = true
+			out[i] = n
+			continue
+		}
+		k := 2
+		for taken[fmt.Sprintf("%s#%d", n, k)] {
+			k++
+		}
+		out[i] = fmt.Sprintf("%s#%d", n, k)
+		taken[out[i]] = true
+	}
+	return out
+}
+
 func esc(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
@@ -225,23 +273,38 @@ func b2i(b bool) int {
 
 // WriteFileAtomic writes a file through a temporary file in the same
 // directory and a rename, so that a reader (such as the node exporter's
-// textfile collector) never sees half of it.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
+// textfile collector) never sees half of it. Its errors name path, never
+// the temporary file.
+func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
+	fail := func(e error) error {
+		var pe *os.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(e, &pe):
+			e = pe.Err
+		case errors.As(e, &le):
+			e = le.Err
+		}
+		return fmt.Errorf("write %s: %w", path, e)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer os.Remove(f.Name())
 	if err := write(f); err != nil {
 		f.Close()
-		return err
+		return fail(err)
 	}
 	if err := f.Chmod(0o644); err != nil {
 		f.Close()
-		return err
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fail(err)
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fail(err)
+	}
+	return nil
 }

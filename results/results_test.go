@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/synprobe/synprobe/probe"
 )
 
@@ -122,7 +124,7 @@ func TestPingJSONLines(t *testing.T) {
 	r.Seq = 3
 	w.Write(r)
 	w.Close()
-	WriteSummary(&b, probe.Summarize(sample()))
+	WriteSummary(&b, NewPingStats(sample()))
 	golden(t, "ping.jsonl", b.Bytes())
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	var first map[string]any
@@ -139,8 +141,68 @@ func TestPingJSONLines(t *testing.T) {
 			t.Errorf("summary lacks %s: %v", k, s)
 		}
 	}
-	if s["sent"] != 5.0 || s["received"] != 3.0 || s["loss_pct"] != 40.0 {
+	// Answered: the SYN-ACKs and the RST. The ICMP error's 0.040 ms is
+	// not a handshake latency: the minimum is the RST's 0.021 ms.
+	if s["sent"] != 5.0 || s["received"] != 3.0 || s["loss_pct"] != 40.0 || s["rtt_min_ms"] != 0.021 || s["rtt_max_ms"] != 2.0 {
 		t.Errorf("summary %v", s)
+	}
+	// Nothing answered: no latency figures at all, rather than zeros.
+	b.Reset()
+	WriteSummary(&b, NewPingStats(sample()[2:4]))
+	if got := strings.TrimSpace(b.String()); got != `{"summary":{"sent":2,"received":0,"loss_pct":100}}` {
+		t.Errorf("summary of unanswered probes: %s", got)
+	}
+}
+
+// pingSample is a ping's results: answered (open, then closed), an ICMP
+// error, one lost.
+func pingSample() []probe.Result {
+	rs := sample()
+	out := []probe.Result{rs[0], rs[0], rs[1], rs[3], rs[2]}
+	for i := range out {
+		out[i].Addr, out[i].Port, out[i].Seq = netip.MustParseAddr("198.18.14.10"), 80, i+1
+	}
+	out[1].RTT = 40*time.Millisecond + 587*time.Microsecond
+	return out
+}
+
+func TestPingText(t *testing.T) {
+	dst := netip.MustParseAddrPort("198.18.14.10:80")
+	var b bytes.Buffer
+	WritePingHeader(&b, dst, 5, 200*time.Millisecond)
+	for _, r := range pingSample() {
+		b.WriteString(PingLine(r) + "\n")
+	}
+	WritePingSummary(&b, dst, NewPingStats(pingSample()))
+	golden(t, "ping.txt", b.Bytes())
+
+	// Only ICMP errors and silence: 0 answered, the errors counted, no
+	// latency line (an ICMP error's latency is not a handshake's).
+	b.Reset()
+	WritePingSummary(&b, dst, NewPingStats(pingSample()[3:]))
+	golden(t, "ping-unanswered.txt", b.Bytes())
+	if strings.Contains(b.String(), "rtt") || !strings.Contains(b.String(), "2 probes sent, 0 answered, +1 errors, 100.0% loss") {
+		t.Errorf("unanswered summary:\n%s", b.String())
+	}
+}
+
+func TestPingStats(t *testing.T) {
+	for _, c := range []struct {
+		name                 string
+		rs                   []probe.Result
+		sent, received, errs int
+		loss                 float64
+		min, max             time.Duration
+	}{
+		{"none", nil, 0, 0, 0, 0, 0, 0},
+		{"all kinds", pingSample(), 5, 3, 1, 40, 21 * time.Microsecond, 40587 * time.Microsecond},
+		{"ICMP error only", pingSample()[3:4], 1, 0, 1, 100, 0, 0},
+		{"lost only", pingSample()[4:], 1, 0, 0, 100, 0, 0},
+	} {
+		s := NewPingStats(c.rs)
+		if s.Sent != c.sent || s.Received != c.received || s.Errors != c.errs || s.LossPct != c.loss || s.Min != c.min || s.Max != c.max {
+			t.Errorf("%s: %+v", c.name, s)
+		}
 	}
 }
 
@@ -194,6 +256,47 @@ func TestJUnit(t *testing.T) {
 	}
 }
 
+func TestCheckText(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCheckSummary(&b, checkResults()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checks.txt", b.Bytes())
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "PASS  web  1/1") || !strings.HasPrefix(lines[1], "FAIL  ") ||
+		lines[2] != "2 checks, 1 passed, 1 failed" {
+		t.Errorf("%q", lines)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteChecksJSON(&b, checkResults()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checks.json", b.Bytes())
+	var doc struct {
+		Pass   bool `json:"pass"`
+		Checks []struct {
+			Name     string           `json:"name"`
+			Pass     bool             `json:"pass"`
+			Expect   []string         `json:"expect"`
+			Failures []string         `json:"failures"`
+			RTTms    *float64         `json:"rtt_ms"`
+			MaxRTTms *float64         `json:"max_rtt_ms"`
+			Results  []map[string]any `json:"results"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Checks
+	if doc.Pass || len(c) != 2 || !c[0].Pass || c[1].Pass || len(c[1].Failures) != 1 || c[0].RTTms == nil || *c[0].MaxRTTms != 50 ||
+		c[1].RTTms != nil || c[0].Expect[0] != "open" || c[0].Results[0]["seq"] == nil {
+		t.Errorf("%s", b.String())
+	}
+}
+
 func TestPrometheus(t *testing.T) {
 	var b bytes.Buffer
 	if err := WritePrometheus(&b, checkResults(), t0); err != nil {
@@ -222,9 +325,89 @@ func TestPrometheus(t *testing.T) {
 			t.Fatalf("value %q: %v", value, err)
 		}
 	}
+	promValid(t, b.Bytes())
 	if !strings.Contains(b.String(), `synprobe_check_success{check="web",target="198.18.10.10",port="80"} 1`) ||
 		!strings.Contains(b.String(), `synprobe_check_success{check="ssh <behind> \"fw\"",target="198.18.12.10",port="22"} 0`) {
 		t.Fatalf("success samples missing:\n%s", b.String())
+	}
+}
+
+// promValid parses a Prometheus text file with the Prometheus project's
+// own parser (what the node exporter's textfile collector uses) and fails
+// on any series given twice, which the collector rejects with the whole
+// file.
+func promValid(t *testing.T, b []byte) {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not the Prometheus text format: %v\n%s", err, b)
+	}
+	for name, f := range fams {
+		seen := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			key := strings.Join(ls, ",")
+			if seen[key] {
+				t.Errorf("%s{%s} given twice", name, key)
+			}
+			seen[key] = true
+		}
+	}
+}
+
+// TestPrometheusSameTarget: checks of one target:port, named after it
+// (two conditions on 198.18.10.10:80, say), give distinct series.
+func TestPrometheusSameTarget(t *testing.T) {
+	rs := sample()
+	c := probe.Check{Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen}}
+	p99 := c
+	p99.Percentile, p99.MaxRTT = 99, time.Second
+	crs := []probe.CheckResult{probe.Evaluate(c, rs[:1]), probe.Evaluate(p99, rs[:1]), probe.Evaluate(c, rs[:1])}
+	var b bytes.Buffer
+	if err := WritePrometheus(&b, crs, t0); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checks-same-target.prom", b.Bytes())
+	promValid(t, b.Bytes())
+	for _, want := range []string{`check="198.18.10.10:80",`, `check="198.18.10.10:80#2",`, `check="198.18.10.10:80#3",`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %s in\n%s", want, b.String())
+		}
+	}
+}
+
+func TestUniqueNames(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{nil, []string{}},
+		{[]string{"a", "b"}, []string{"a", "b"}},
+		{[]string{"a", "a", "a"}, []string{"a", "a#2", "a#3"}},
+		{[]string{"a", "a#2", "a"}, []string{"a", "a#2", "a#3"}}, // a#2 is taken by name
+		{[]string{"x:80", "y", "x:80"}, []string{"x:80", "y", "x:80#2"}},
+	} {
+		cs := make([]probe.Check, len(c.in))
+		for i, n := range c.in {
+			cs[i].Name = n
+		}
+		UniqueNames(cs)
+		got := []string{}
+		for _, x := range cs {
+			got = append(got, x.Name)
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestWriteFileAtomicErrorsNameThePath(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "no-such-dir", "m.prom")
+	err := WriteFileAtomic(p, func(w io.Writer) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), ".tmp") {
+		t.Fatalf("%v", err)
 	}
 }
 

@@ -55,22 +55,27 @@ func (j *jsonlWriter) Write(r probe.Result) error {
 
 func (j *jsonlWriter) Close() error { return j.bw.Flush() }
 
-// WriteSummary ends ping's JSON Lines with {"summary": {...}}.
-func WriteSummary(w io.Writer, s probe.Summary) error {
+// WriteSummary ends ping's JSON Lines with {"summary": {...}}. The
+// latency figures are left out when no probe was answered: absent, not 0.
+func WriteSummary(w io.Writer, s PingStats) error {
 	type sum struct {
-		Sent      int     `json:"sent"`
-		Received  int     `json:"received"`
-		LossPct   float64 `json:"loss_pct"`
-		RTTMin    float64 `json:"rtt_min_ms"`
-		RTTAvg    float64 `json:"rtt_avg_ms"`
-		RTTMax    float64 `json:"rtt_max_ms"`
-		RTTStdDev float64 `json:"rtt_stddev_ms"`
-		RTTP50    float64 `json:"rtt_p50_ms"`
-		RTTP90    float64 `json:"rtt_p90_ms"`
-		RTTP99    float64 `json:"rtt_p99_ms"`
+		Sent      int      `json:"sent"`
+		Received  int      `json:"received"`
+		LossPct   float64  `json:"loss_pct"`
+		RTTMin    *float64 `json:"rtt_min_ms,omitempty"`
+		RTTAvg    *float64 `json:"rtt_avg_ms,omitempty"`
+		RTTMax    *float64 `json:"rtt_max_ms,omitempty"`
+		RTTStdDev *float64 `json:"rtt_stddev_ms,omitempty"`
+		RTTP50    *float64 `json:"rtt_p50_ms,omitempty"`
+		RTTP90    *float64 `json:"rtt_p90_ms,omitempty"`
+		RTTP99    *float64 `json:"rtt_p99_ms,omitempty"`
 	}
-	b, err := json.Marshal(map[string]sum{"summary": {s.Sent, s.Received, roundPct(s.LossPct), Millis(s.Min), Millis(s.Avg), Millis(s.Max),
-		Millis(s.StdDev), Millis(s.P50), Millis(s.P90), Millis(s.P99)}})
+	o := sum{Sent: s.Sent, Received: s.Received, LossPct: roundPct(s.LossPct)}
+	if s.Received > 0 {
+		o.RTTMin, o.RTTAvg, o.RTTMax = ptr(Millis(s.Min)), ptr(Millis(s.Avg)), ptr(Millis(s.Max))
+		o.RTTStdDev, o.RTTP50, o.RTTP90, o.RTTP99 = ptr(Millis(s.StdDev)), ptr(Millis(s.P50)), ptr(Millis(s.P90)), ptr(Millis(s.P99))
+	}
+	b, err := json.Marshal(map[string]sum{"summary": o})
 	if err != nil {
 		return err
 	}

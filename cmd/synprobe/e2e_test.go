@@ -183,6 +183,63 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	// Connect mode reports what the kernel saw, as a raw scan does: the
+	// reject host answers 23 with a RST, 25 with port-unreachable, 26 with
+	// host-unreachable and the rest with admin-prohibited, and connect()
+	// alone would call 23 and 25 both "refused" and 22 and 26 both "host
+	// unreachable". IP_RECVERR needs no privilege: nobody gets the same.
+	t.Run("connect mode reasons", func(t *testing.T) {
+		want := map[float64][2]string{22: {"filtered", "admin-prohibited"}, 23: {"closed", "rst"}, 25: {"filtered", "port-unreachable"},
+			26: {"filtered", "host-unreachable"}, 80: {"open", "syn-ack"}}
+		nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"}
+		for _, run := range []struct {
+			name   string
+			prefix []string
+			mode   string
+		}{{"raw", nil, "raw"}, {"connect", nil, "connect"}, {"connect as nobody", nobody, "auto"}} {
+			r := inLab(t, l, run.prefix, "scan", "198.18.13.10", "-p", "22,23,25,26,80", "-o", "jsonl", "--mode", run.mode)
+			rs := jsonLines(t, r.stdout)
+			if r.code != 0 || len(rs) != 5 {
+				t.Fatalf("%s: exit %d, %d lines: %s", run.name, r.code, len(rs), r.stderr)
+			}
+			for port, w := range want {
+				got := find(rs, "198.18.13.10", port)
+				if got["state"] != w[0] || got["reason"] != w[1] {
+					t.Errorf("%s: port %v: %v %v, want %v", run.name, port, got["state"], got["reason"], w)
+				}
+				// An ICMP error's TTL is measured in both modes; a
+				// SYN-ACK's or RST's only from the raw packet.
+				_, hasTTL := got["ttl"]
+				if icmp := w[0] == "filtered"; hasTTL != (icmp || run.mode == "raw") || (hasTTL && got["ttl"] != 62.0) {
+					t.Errorf("%s: port %v: ttl %v", run.name, port, got["ttl"])
+				}
+			}
+		}
+	})
+
+	t.Run("ping unanswered", func(t *testing.T) {
+		// ICMP errors are errors, not answers: exit 1, no latency line.
+		r := inLab(t, l, nil, "ping", "198.18.13.10:25", "-c", "2", "-i", "20ms")
+		if r.code != 1 || !strings.Contains(r.stdout, "2 probes sent, 0 answered, +2 errors, 100.0% loss") || strings.Contains(r.stdout, "rtt min") ||
+			strings.Count(r.stdout, "filtered (port-unreachable)") != 2 {
+			t.Errorf("port-unreachable: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r = inLab(t, l, nil, "ping", "198.18.12.10:22", "-c", "2", "-i", "20ms", "--timeout", "200ms", "-o", "jsonl")
+		rs := jsonLines(t, r.stdout)
+		if r.code != 1 || len(rs) != 3 {
+			t.Fatalf("no response: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if sum, _ := rs[2]["summary"].(map[string]any); sum["received"] != 0.0 || sum["rtt_min_ms"] != nil {
+			t.Errorf("summary %v", rs[2])
+		}
+		// -q: the first line and the summary, as ping -q.
+		r = inLab(t, l, nil, "ping", "198.18.10.10:80", "-c", "3", "-i", "20ms", "-q")
+		if r.code != 0 || strings.Contains(r.stdout, "seq=") || !strings.HasPrefix(r.stdout, "SYNPROBE 198.18.10.10:80: 3 probes") ||
+			!strings.Contains(r.stdout, "3 probes sent, 3 answered, 0.0% loss\nrtt min/avg/max/stddev = ") {
+			t.Errorf("-q: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("ping jsonl", func(t *testing.T) {
 		r := inLab(t, l, nil, "ping", "198.18.10.10:80", "-c", "3", "-i", "20ms", "-o", "jsonl")
 		rs := jsonLines(t, r.stdout)
@@ -217,6 +274,52 @@ func TestEndToEnd(t *testing.T) {
 		r = inLab(t, l, nil, "check", "198.18.10.10:80=open", "198.18.10.10:81=closed", "-o", "json")
 		if r.code != 0 || !strings.Contains(r.stdout, `"pass": true`) {
 			t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		// Two checks of one target:port: two series, not one twice.
+		r = inLab(t, l, nil, "check", "198.18.10.10:80=open", "198.18.10.10:80=open,rtt.p90<1s,probes=3", "--prom", prom, "-i", "10ms")
+		p, _ = os.ReadFile(prom)
+		if r.code != 0 || !strings.Contains(string(p), `synprobe_check_success{check="198.18.10.10:80",`) ||
+			!strings.Contains(string(p), `synprobe_check_success{check="198.18.10.10:80#2",`) || !strings.Contains(r.stdout, "PASS  198.18.10.10:80#2  3/3") {
+			t.Fatalf("exit %d: %s\n%s", r.code, r.stdout, p)
+		}
+	})
+
+	// A second Ctrl-C skips the cooldown (20 s here): what is known is
+	// written at once, as valid output, and the exit status is 130.
+	t.Run("second interrupt", func(t *testing.T) {
+		for _, format := range []string{"jsonl", "table"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := l.Command(ctx, lab.ProberName, synprobeBin(t), "scan", "198.19.0.0/16", "-p", "80", "--rate", "2000", "-o", format,
+				"--cooldown", "20s")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			cmd.Process.Signal(syscall.SIGINT)
+			time.Sleep(300 * time.Millisecond)
+			second := time.Now()
+			cmd.Process.Signal(syscall.SIGINT)
+			err := cmd.Wait()
+			took := time.Since(second)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+				t.Fatalf("%s: exit %v: %s", format, err, errb.String())
+			}
+			if took > 3*time.Second {
+				t.Errorf("%s: exited %v after the second Ctrl-C: it waited for the cooldown", format, took)
+			}
+			if format == "jsonl" {
+				if rs := jsonLines(t, out.String()); len(rs) < 100 {
+					t.Errorf("%d results", len(rs))
+				}
+				if !strings.HasSuffix(out.String(), "}\n") {
+					t.Errorf("output does not end with a whole line: %q", out.String()[max(0, out.Len()-80):])
+				}
+			} else if !strings.Contains(out.String(), " results: ") || !strings.HasPrefix(out.String(), "TARGET") {
+				t.Errorf("table without its summary:\n%s", out.String()[max(0, out.Len()-300):])
+			}
 		}
 	})
 

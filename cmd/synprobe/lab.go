@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -26,6 +27,22 @@ func newLabCmd() *cobra.Command {
 routers and Linux targets with known behaviour (open and closed ports,
 firewalls, initial TTLs, MSS, delay and loss), all in 198.18.0.0/15. Nothing
 in it can reach outside the machine. See docs/NETLAB.md.`,
+		// A subcommand is required: "synprobe lab" alone or with an
+		// unknown one is bad usage (exit 2), as for any command.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			want := strings.Join(names, ", ")
+			if len(args) == 0 {
+				return usageErrorf("lab: give a subcommand: %s (synprobe lab --help)", want)
+			}
+			return usageErrorf("lab: unknown subcommand %q: want %s (synprobe lab --help)", args[0], want)
+		},
 	}
 	cmd.AddCommand(
 		&cobra.Command{
@@ -33,6 +50,9 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 			Short: "Build the demo lab and print what each target should show",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := needRoot("lab up"); err != nil {
+					return err
+				}
 				exe, err := os.Executable()
 				if err != nil {
 					return err
@@ -51,6 +71,9 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 			Short: "Remove the demo lab and anything a crashed run left behind",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := needRoot("lab down"); err != nil {
+					return err
+				}
 				removed, err := lab.Down()
 				if err != nil {
 					return &exitError{code: exitNoProbe, err: err}
@@ -100,6 +123,9 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 				if err != nil || !st.Alive() {
 					return &exitError{code: exitNoProbe, err: errors.New("lab is not up: run synprobe lab up first")}
 				}
+				if err := needRoot("lab exec"); err != nil {
+					return err
+				}
 				err = lab.EnterAndExec(st.Namespaces[lab.ProberName], args)
 				if errors.Is(err, exec.ErrNotFound) {
 					// As a shell says it: 127, command not found.
@@ -121,6 +147,15 @@ in it can reach outside the machine. See docs/NETLAB.md.`,
 		},
 	)
 	return cmd
+}
+
+// needRoot refuses, in one line, what only root can do: build, remove
+// and enter network namespaces.
+func needRoot(what string) error {
+	if labPrivileged() {
+		return nil
+	}
+	return &exitError{code: exitNoProbe, err: fmt.Errorf("%s needs root (it builds or enters network namespaces): run it with sudo", what)}
 }
 
 // proberAddr is the prober's address on its first link.

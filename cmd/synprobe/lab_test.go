@@ -26,6 +26,9 @@ func TestLabCLI(t *testing.T) {
 		t.Skip("builds the binary and the whole demo lab")
 	}
 	dir := t.TempDir()
+	// nobody runs the binary and reads the state in dir, below.
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
 	bin := filepath.Join(dir, "synprobe")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -35,6 +38,9 @@ func TestLabCLI(t *testing.T) {
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
+		if args[0] == "setpriv" {
+			cmd = exec.Command(args[0], args[1:]...)
+		}
 		cmd.Env = env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -80,6 +86,23 @@ func TestLabCLI(t *testing.T) {
 	}
 	if out, code := run("lab", "status"); code != 0 || !strings.Contains(out, "lab up") {
 		t.Errorf("lab status: exit %d\n%s", code, out)
+	}
+	// Without root: status sees the root daemon alive (kill(pid, 0) says
+	// EPERM, not ESRCH), and up and down say they need root, in one line,
+	// leaving the lab as it is.
+	asNobody := func(args ...string) (string, int) {
+		return run(append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}, args...)...)
+	}
+	if out, code := asNobody("lab", "status"); code != 0 || !strings.Contains(out, "lab up (daemon pid") || strings.Contains(out, "leftover") {
+		t.Errorf("lab status as nobody: exit %d\n%s", code, out)
+	}
+	for _, sub := range []string{"up", "down"} {
+		if out, code := asNobody("lab", sub); code != exitNoProbe || strings.Count(out, "\n") != 1 || !strings.Contains(out, "lab "+sub+" needs root") {
+			t.Errorf("lab %s as nobody: exit %d\n%s", sub, code, out)
+		}
+	}
+	if out, code := run("lab", "status"); code != 0 || !strings.Contains(out, "lab up") {
+		t.Errorf("lab status after nobody's attempts: exit %d\n%s", code, out)
 	}
 	// The prober's namespace: its address is there, and nothing but the lab is routable.
 	if out, code := run("lab", "exec", "--", "ip", "-o", "-4", "addr", "show"); code != 0 || !strings.Contains(out, "198.18.1.1/24") {

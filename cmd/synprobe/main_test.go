@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
+	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/raw"
@@ -25,6 +30,8 @@ func runT(t *testing.T, args ...string) (code int, stdout, stderr string, opened
 				return []netip.Addr{netip.MustParseAddr("198.18.10.10"), netip.MustParseAddr("198.18.10.11")}, nil
 			case "v6only.lab":
 				return []netip.Addr{netip.MustParseAddr("2001:db8::1")}, nil
+			case "web-host", "web-host.lab":
+				return []netip.Addr{netip.MustParseAddr("198.18.10.10")}, nil
 			}
 			return nil, errors.New("no such host")
 		},
@@ -33,9 +40,7 @@ func runT(t *testing.T, args ...string) (code int, stdout, stderr string, opened
 			return nil, raw.ErrPermission
 		},
 	}
-	root := newRootCmdWith(g, &out, &errb)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := execute(context.Background(), g, args, &out, &errb)
 	code = exitCode(err, &errb)
 	return code, out.String(), errb.String(), opened
 }
@@ -87,6 +92,20 @@ func TestBadInputOneLineExit2NothingSent(t *testing.T) {
 		{"check", "198.18.10.1:80=open,rtt<fast"},
 		{"check", "198.18.10.1:0=open"},
 		{"check", "--file", "/nonexistent.yaml"},
+		{"check", "198.18.10.1:80=open,success>=NaN"},
+		{"check", "198.18.10.1:80=open,rtt.p0<5ms"},
+		{"check", "no-such-host.invalid:80=open"},
+		{"check", "198.18.10.0/24:80=open"},
+		{"scan", "no-such-host.invalid"},
+		{"scan", "no-such-host.invalid:80"},
+		{"ping", "no-such-host.invalid:80"},
+		{"scan", "198.18.10.1", "--exclude", "198.18.10.0/24:80"},
+		{"scan", "198.18.10.1", "--pcap", "/nonexistent/dir/x.pcap"},
+		{"ping", "198.18.10.1:80", "--pcap", "/nonexistent/dir/x.pcap"},
+		{"check", "198.18.10.1:80=open", "--junit", "/nonexistent/dir/r.xml"},
+		{"check", "198.18.10.1:80=open", "--prom", "/nonexistent/dir/m.prom"},
+		{"lab"},
+		{"lab", "bogus"},
 		{"frobnicate"},
 	}
 	for _, args := range cases {
@@ -110,22 +129,353 @@ func TestHostBitsNote(t *testing.T) {
 	}
 }
 
+// TestCheckFileErrorsNameTheLine: every error in a check file is one
+// line, "synprobe: FILE:LINE: what", exit 2, nothing sent.
 func TestCheckFileErrorsNameTheLine(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []struct{ yaml, want string }{
-		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n  - target: b\n    port: 99999\n    expect: [open]\n", "line 5"},
-		{"checks:\n  - target: a\n    port: 80\n    expect: [opn]\n", "line 2"},
-		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    rtt: {max: soon}\n", "line 2"},
-		{"checks:\n  - target: a\n    port: 80\n    colour: red\n", "line 4"},
-		{"checks: [\n", "line 1"},
-		{"nothing: here\n", "field nothing not found"},
+	p := dir + "/c.yaml"
+	ok := "checks:\n  - target: 198.18.10.10\n    port: 80\n    expect: [open]\n"
+	for _, c := range []struct{ yaml, line, want string }{
+		{"", "1", "empty check file"},
+		{"# only a comment\n", "1", "empty check file"},
+		{"nothing: here\n", "1", `unknown key "nothing"`},
+		{ok + "colour: red\n", "5", `unknown key "colour"`},
+		{"checks:\n", "1", "must be a list"},
+		{"checks: []\n", "1", "no checks"},
+		{"- target: a\n", "1", `want "checks:"`},
+		{"checks: [\n", "1", "did not find expected node content"},
+		{ok + "  - target: 198.18.10.11\n    port: 99999\n    expect: [open]\n", "6", "port 99999 must be 1-65535"},
+		{ok + "  - target: 198.18.10.11\n    port: eighty\n    expect: [open]\n", "6", "cannot unmarshal"},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [opn]\n", "4", `expect "opn"`},
+		{"checks:\n  - target: a\n    port: 80\n", "2", "no expected state"},
+		{"checks:\n  - port: 80\n    expect: [open]\n", "2", "no target"},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    rtt: {max: soon}\n", "5", `rtt max "soon"`},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    rtt: {percentile: 0, max: 5ms}\n", "5", "percentile 0"},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    rtt: {percentile: .nan, max: 5ms}\n", "5", "percentile NaN"},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    min_success: .nan\n", "5", "min_success NaN"},
+		{"checks:\n  - target: a\n    port: 80\n    expect: [open]\n    min_success: 1.5\n", "5", "min_success 1.5"},
+		{"checks:\n  - target: a\n    port: 80\n    colour: red\n", "4", `unknown field "colour"`},
+		{ok + "  - port: 80\n    expect: [open]\n    target: no-such-host.invalid\n", "7", "does not resolve"},
+		{ok + "  - target: 198.18.10.256\n    port: 80\n    expect: [open]\n", "5", "not an IPv4 address"},
+		{ok + "  - target: 198.18.10.0/24\n    port: 80\n    expect: [open]\n", "5", "one address, not a range"},
+		{ok + "  - target: 198.18.10.1:22\n    port: 80\n    expect: [open]\n", "5", "give the port on its own"},
+		{ok + "  - target: 2001:db8::1\n    port: 80\n    expect: [open]\n", "5", "IPv6"},
 	} {
-		p := dir + "/c.yaml"
 		writeFile(t, p, c.yaml)
-		code, _, stderr, _ := runT(t, "check", "--file", p)
-		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
-			t.Errorf("%q: exit %d %q, want mention of %q", c.yaml, code, stderr, c.want)
+		code, _, stderr, opened := runT(t, "check", "--file", p)
+		prefix := "synprobe: " + p + ":" + c.line + ": "
+		if code != exitUsage || !strings.HasPrefix(stderr, prefix) || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || opened {
+			t.Errorf("%q: exit %d %q, want %q...%q", c.yaml, code, stderr, prefix, c.want)
 		}
+	}
+}
+
+// TestCheckArgErrorsNameTheCheck: a check on the command line that does
+// not validate is named in the message.
+func TestCheckArgErrorsNameTheCheck(t *testing.T) {
+	for _, arg := range []string{"198.18.10.1:80=open,success>=NaN", "198.18.10.1:80=open,rtt.pNaN<5ms", "198.18.10.1:80=open,rtt.p0<5ms",
+		"198.18.10.1:80=open,probes=0", "no-such-host.invalid:80=open", "198.18.10.1-198.18.10.9:80=open"} {
+		code, _, stderr, _ := runT(t, "check", arg)
+		if code != exitUsage || !strings.Contains(stderr, `check "`+arg+`"`) {
+			t.Errorf("%q: exit %d %q", arg, code, stderr)
+		}
+	}
+}
+
+// TestTargets: a host name with a hyphen is a host name; a range is only
+// A.B.C.D-A.B.C.D.
+func TestTargets(t *testing.T) {
+	lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "web-host", "db-1.lab-net.example":
+			return []netip.Addr{netip.MustParseAddr("198.18.10.10"), netip.MustParseAddr("198.18.10.11")}, nil
+		case "10-20":
+			return []netip.Addr{netip.MustParseAddr("198.18.10.12")}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	a := netip.MustParseAddr
+	for _, c := range []struct {
+		in        string
+		first     bool
+		want      []probe.AddrRange
+		port      uint16
+		errSubstr string
+	}{
+		{"web-host", false, []probe.AddrRange{{First: a("198.18.10.10"), Last: a("198.18.10.10")}, {First: a("198.18.10.11"), Last: a("198.18.10.11")}}, 0, ""},
+		{"web-host", true, []probe.AddrRange{{First: a("198.18.10.10"), Last: a("198.18.10.10")}}, 0, ""},
+		{"web-host:8080", true, []probe.AddrRange{{First: a("198.18.10.10"), Last: a("198.18.10.10")}}, 8080, ""},
+		{"db-1.lab-net.example:443", true, []probe.AddrRange{{First: a("198.18.10.10"), Last: a("198.18.10.10")}}, 443, ""},
+		{"198.18.10.1-198.18.10.5", false, []probe.AddrRange{{First: a("198.18.10.1"), Last: a("198.18.10.5")}}, 0, ""},
+		{"198.18.10.1-198.18.10.5:22", false, []probe.AddrRange{{First: a("198.18.10.1"), Last: a("198.18.10.5")}}, 22, ""},
+		{"198.18.10.0/30", false, []probe.AddrRange{{First: a("198.18.10.0"), Last: a("198.18.10.3")}}, 0, ""},
+		{"no-such-host.invalid", false, nil, 0, `target "no-such-host.invalid": host name does not resolve (no such host)`},
+		{"no-such-host.invalid:80", false, nil, 0, "does not resolve"},
+		{"198.18.10.1-", false, nil, 0, "range has no end"},
+		{"198.18.10.5-198.18.10.1", false, nil, 0, "inverted"},
+		{"198.18.10.1-40", false, nil, 0, `"40" is not an IPv4 address`},
+		{"198.18.10.1-web-host", false, nil, 0, "does not resolve"},
+	} {
+		tg, err := parseTarget(context.Background(), c.in, lookup, c.first, func(string) {})
+		if c.errSubstr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errSubstr) {
+				t.Errorf("%q: %v, want error %q", c.in, err, c.errSubstr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(tg.ranges, c.want) || tg.port != c.port {
+			t.Errorf("%q: %+v %v", c.in, tg, err)
+		}
+	}
+}
+
+func TestExcludeRefusesPorts(t *testing.T) {
+	code, _, stderr, _ := runT(t, "scan", "198.18.10.0/24", "--exclude", "198.18.10.0/24:80", "-p", "80")
+	if code != exitUsage || !strings.Contains(stderr, "without a port") || !strings.Contains(stderr, "198.18.10.0/24:80") {
+		t.Errorf("--exclude: exit %d %q", code, stderr)
+	}
+	p := t.TempDir() + "/exclude"
+	writeFile(t, p, "# comment\n198.18.10.1\n198.18.10.2:22 # a port\n")
+	code, _, stderr, _ = runT(t, "scan", "198.18.10.0/24", "--exclude-file", p, "-p", "80")
+	if code != exitUsage || !strings.Contains(stderr, p+":3: ") || !strings.Contains(stderr, "without a port") {
+		t.Errorf("--exclude-file: exit %d %q", code, stderr)
+	}
+}
+
+// TestOutputPathsCheckedFirst: an output file that cannot be written is
+// refused before anything is opened or sent, naming the path as given.
+func TestOutputPathsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/file"
+	writeFile(t, file, "x")
+	for _, c := range []struct {
+		args []string
+		path string
+		want string
+	}{
+		{[]string{"check", "198.18.10.1:80=open", "--junit"}, dir + "/missing/r.xml", "does not exist"},
+		{[]string{"check", "198.18.10.1:80=open", "--prom"}, dir + "/missing/m.prom", "does not exist"},
+		{[]string{"check", "198.18.10.1:80=open", "--prom"}, dir, "is a directory"},
+		{[]string{"check", "198.18.10.1:80=open", "--junit"}, file + "/r.xml", "not a directory"},
+		{[]string{"check", "198.18.10.1:80=open", "--pcap"}, dir + "/missing/x.pcap", "does not exist"},
+		{[]string{"scan", "198.18.10.1", "-p", "80", "--pcap"}, dir, "is a directory"},
+		{[]string{"ping", "198.18.10.1:80", "--pcap"}, file + "/x.pcap", "not a directory"},
+	} {
+		code, _, stderr, opened := runT(t, append(c.args, c.path)...)
+		if code != exitUsage || opened || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.path+": ") ||
+			!strings.Contains(stderr, c.want) || strings.Contains(stderr, ".tmp") || strings.Contains(stderr, ".check") {
+			t.Errorf("%v %s: exit %d, opened %v: %q", c.args, c.path, code, opened, stderr)
+		}
+	}
+	// A writable path passes the check and is left as it was: absent.
+	code, _, _, opened := runT(t, "check", "198.18.10.1:80=open", "--mode", "raw", "--prom", dir+"/m.prom", "--pcap", dir+"/x.pcap")
+	if code != exitNoProbe || !opened {
+		t.Fatalf("exit %d, opened %v", code, opened)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the check left files behind: %v", entries)
+	}
+}
+
+func TestLabNeedsASubcommand(t *testing.T) {
+	for _, args := range [][]string{{"lab"}, {"lab", "bogus"}, {"lab", "bogus", "more"}} {
+		code, stdout, stderr, _ := runT(t, args...)
+		if code != exitUsage || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "up") {
+			t.Errorf("%v: exit %d %q %q", args, code, stdout, stderr)
+		}
+	}
+	if code, stdout, _, _ := runT(t, "lab", "--help"); code != 0 || !strings.Contains(stdout, "Available Commands") {
+		t.Errorf("lab --help: exit %d", code)
+	}
+}
+
+// TestVerbose: -v shows debug logs (the configuration, the mode chosen);
+// without it there are none.
+func TestVerbose(t *testing.T) {
+	args := []string{"scan", "198.18.10.0/30", "-p", "80", "--mode", "raw"}
+	_, _, stderr, _ := runT(t, append(args, "-v")...)
+	for _, want := range []string{"DBG", "config", "command=", "synprobe scan", "rate=10000", "mode=raw", "addresses=4", "probes=4"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v: no %q in\n%s", want, stderr)
+		}
+	}
+	_, _, stderr, _ = runT(t, args...)
+	if strings.Contains(stderr, "DBG") {
+		t.Errorf("debug without -v:\n%s", stderr)
+	}
+	_, _, stderr, _ = runT(t, append(args, "-v", "--log-format", "json")...)
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("not a JSON log line: %q", l)
+		}
+	}
+	if !strings.Contains(stderr, `"level":"debug"`) || !strings.Contains(stderr, `"message":"config"`) {
+		t.Errorf("-v --log-format json:\n%s", stderr)
+	}
+}
+
+// TestJSONLogError: with --log-format json the final error is a JSON log
+// line too, with the exit code; with console it is "synprobe: ...".
+func TestJSONLogError(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"scan", "no-such-host.invalid"}, exitUsage},
+		{[]string{"scan", "198.18.10.1", "-p", "80", "--mode", "raw"}, exitNoProbe},
+		{[]string{"scan", "198.18.10.1", "--no-such-flag"}, exitUsage},
+		{[]string{"lab", "bogus"}, exitUsage},
+	} {
+		code, _, stderr, _ := runT(t, append([]string{"--log-format", "json", "-q"}, c.args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		var m map[string]any
+		if code != c.code || len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &m) != nil || m["level"] != "error" ||
+			m["exit_code"] != float64(c.code) || m["message"] == "" || strings.Contains(stderr, "synprobe: ") {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr)
+		}
+		code, _, stderr, _ = runT(t, c.args...)
+		if code != c.code || !strings.HasPrefix(stderr, "synprobe: ") || strings.Contains(stderr, "{") {
+			t.Errorf("%v console: exit %d, stderr %q", c.args, code, stderr)
+		}
+	}
+}
+
+// TestCompletion runs cobra's hidden __complete command, as the shell
+// scripts of "synprobe completion" do, for each flag with fixed values.
+func TestCompletion(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"scan", "-o", ""}, []string{"table", "jsonl", "csv"}},
+		{[]string{"scan", "--output", "j"}, []string{"table", "jsonl", "csv"}},
+		{[]string{"ping", "198.18.10.10:80", "-o", ""}, []string{"text", "jsonl", "csv"}},
+		{[]string{"check", "-o", ""}, []string{"text", "json"}},
+		{[]string{"scan", "--mode", ""}, []string{"auto", "raw", "connect"}},
+		{[]string{"ping", "--mode", ""}, []string{"auto", "raw", "connect"}},
+		{[]string{"check", "--syn-options", ""}, []string{"linux", "windows", "none"}},
+		{[]string{"scan", "--log-format", ""}, []string{"console", "json"}},
+		{[]string{"--log-format", ""}, []string{"console", "json"}},
+	} {
+		code, stdout, _, _ := runT(t, append([]string{"__complete"}, c.args...)...)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			if v, _, _ := strings.Cut(l, "\t"); !strings.HasPrefix(v, ":") {
+				got = append(got, v)
+			}
+		}
+		if code != 0 || !reflect.DeepEqual(got, c.want) || !strings.HasSuffix(strings.TrimSpace(stdout), ":4") {
+			t.Errorf("%v: exit %d, %q, want %q and no file completion (:4)", c.args, code, stdout, c.want)
+		}
+	}
+}
+
+func TestVersionString(t *testing.T) {
+	bi := func(v string, settings ...string) *debug.BuildInfo {
+		b := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/synprobe/synprobe", Version: v}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			b.Settings = append(b.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return b
+	}
+	rev := "22d533e3015bd042f5b4f69cff36b70575cffe95"
+	for _, c := range []struct {
+		ldflags string
+		bi      *debug.BuildInfo
+		ok      bool
+		want    string
+	}{
+		{"v1.2.3", bi("(devel)"), true, "v1.2.3"},
+		{"dev", nil, false, "dev"},
+		{"dev", bi("v1.4.0"), true, "v1.4.0 go1.26.8"},
+		{"dev", bi("(devel)", "vcs.revision", rev, "vcs.time", "2026-11-25T09:24:24Z", "vcs.modified", "false"), true,
+			"dev (22d533e3015b, 2026-11-25T09:24:24Z) go1.26.8"},
+		{"dev", bi("(devel)", "vcs.revision", rev, "vcs.modified", "true"), true, "dev (22d533e3015b-dirty) go1.26.8"},
+		{"dev", bi("v0.0.0-20261125092424-22d533e3015b+dirty", "vcs.revision", rev, "vcs.modified", "true"), true,
+			"v0.0.0-20261125092424-22d533e3015b+dirty go1.26.8"},
+		{"dev", bi("(devel)"), true, "dev go1.26.8"},
+	} {
+		if got := versionString(c.ldflags, c.bi, c.ok); got != c.want {
+			t.Errorf("%q %+v: %q, want %q", c.ldflags, c.bi, got, c.want)
+		}
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	for _, c := range []struct {
+		c    progressCounts
+		rate float64
+		want string
+	}{
+		{progressCounts{first: 0, total: 2000}, 0, "  0.0%  0/2000 sent  0/s  0 open  ETA -"},
+		{progressCounts{first: 500, total: 2000, open: 3}, 1000, " 25.0%  500/2000 sent  1000/s  3 open  ETA 1.5s"},
+		// --retries: the retries do not push the first pass past 100 %.
+		{progressCounts{first: 2000, total: 2000, retries: 4000, open: 7}, 5000, "100.0%  2000/2000 sent (+4000 retries)  5000/s  7 open  waiting for replies"},
+		// --shard 1/4 of 2000: its total is 500, and it ends at 100 %.
+		{progressCounts{first: 250, total: 500}, 100, " 50.0%  250/500 sent  100/s  0 open  ETA 2.5s"},
+		{progressCounts{first: 500, total: 500}, 100, "100.0%  500/500 sent  100/s  0 open  waiting for replies"},
+		{progressCounts{first: 1, total: 65536}, 10, "  0.0%  1/65536 sent  10/s  0 open  ETA 1h49m"},
+	} {
+		if got := progressText(c.c, c.rate); got != c.want {
+			t.Errorf("%+v at %v/s:\n got %q\nwant %q", c.c, c.rate, got, c.want)
+		}
+	}
+}
+
+func TestFormatETA(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "-"}, {0, "0.0s"}, {450 * time.Millisecond, "0.5s"}, {9940 * time.Millisecond, "9.9s"},
+		{10 * time.Second, "10s"}, {59499 * time.Millisecond, "59s"}, {time.Minute, "1m00s"}, {65 * time.Second, "1m05s"},
+		{59*time.Minute + 59*time.Second, "59m59s"}, {time.Hour, "1h00m"}, {26*time.Hour + 31*time.Minute, "26h31m"},
+	} {
+		if got := formatETA(c.d); got != c.want {
+			t.Errorf("%v: %q, want %q", c.d, got, c.want)
+		}
+	}
+}
+
+// TestRateWindow: the rate is over the last two seconds, so a scan that
+// slowed down shows the new rate, not its average since the start.
+func TestRateWindow(t *testing.T) {
+	var w rateWindow
+	t0 := time.Unix(1000, 0)
+	var got float64
+	n := uint64(0)
+	for i := 1; i <= 50; i++ { // 10 s at 10,000/s, then 10 s at 1,000/s
+		step := uint64(2000)
+		if i > 50/2 {
+			step = 200
+		}
+		n += step
+		got = w.add(t0.Add(time.Duration(i)*200*time.Millisecond), n)
+		if i == 25 && (got < 9999 || got > 10001) {
+			t.Fatalf("at 5 s: %v/s", got)
+		}
+	}
+	if got < 999 || got > 1001 {
+		t.Fatalf("after slowing down: %v/s, want 1000 (the average since the start is 5500)", got)
+	}
+	var one rateWindow
+	if r := one.add(t0, 5); r != 0 {
+		t.Fatalf("one sample: %v", r)
+	}
+}
+
+// TestProgressCounts: the total is the shard's share, retries are counted
+// apart, and several port lists add up.
+func TestProgressCounts(t *testing.T) {
+	a, b := &probe.Progress{}, &probe.Progress{}
+	a.Sent.Store(1500) // 1000 first-pass, 500 retries
+	a.Retransmitted.Store(500)
+	a.Open.Store(2)
+	b.Sent.Store(10)
+	got := countProgress([]*probe.Progress{a, b}, []uint64{1000, 40})
+	if got != (progressCounts{first: 1010, total: 1040, retries: 500, open: 2}) {
+		t.Fatalf("%+v", got)
 	}
 }
 
@@ -143,6 +493,10 @@ func TestVersion(t *testing.T) {
 	code, out, _, _ := runT(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "synprobe ") {
 		t.Fatalf("%d %q", code, out)
+	}
+	code, out2, _, _ := runT(t, "--version")
+	if code != 0 || out2 != out {
+		t.Fatalf("--version: %d %q, want %q", code, out2, out)
 	}
 }
 

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,7 +20,13 @@ func newPingCmd(g *globals) *cobra.Command {
 		Short: "Measure handshake latency to one HOST:PORT, like ping",
 		Long: `Send a fresh SYN to HOST:PORT every INTERVAL (each from a new source port, so
 the target never sees a retransmission), print one line per probe as it
-settles, and a summary at the end (also on Ctrl-C).`,
+settles, and a summary at the end (also on Ctrl-C). A probe is answered when
+the target replied, with a SYN-ACK (open) or a RST (closed); an ICMP error is
+an error, not an answer, and the latency figures are over answered probes.
+With -q, only the first line and the summary.
+
+Exit status: 0 when some probe was answered, 1 when none was, 2 for bad
+input, 3 when nothing could be probed, 130 when interrupted.`,
 		Example: `  synprobe ping 198.18.14.10:80 -c 5 -i 200ms
   synprobe ping 198.18.10.10:443 -c 100 -i 10ms -o jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -44,40 +50,67 @@ settles, and a summary at the end (also on Ctrl-C).`,
 			if err != nil {
 				return err
 			}
+			if err := checkOutputs(outputFile{"--pcap", f.pcap, false}); err != nil {
+				return err
+			}
+			g.logConfig(cmd)
 			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
+			g.logSession(sess, dst.Addr())
 			var w results.Writer
 			if output != "text" {
 				w, _ = results.New(output, out, true)
 			} else {
-				fmt.Fprintf(out, "SYNPROBE %v: %d probes, every %v\n", dst, count, interval)
+				results.WritePingHeader(out, dst, count, interval)
 			}
+			// The results so far, and the summary of them: on a second
+			// Ctrl-C too.
+			var mu sync.Mutex
+			var rs []probe.Result
+			finish := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				st := results.NewPingStats(rs)
+				switch {
+				case w != nil:
+					w.Close()
+					if output == "jsonl" {
+						results.WriteSummary(out, st)
+					}
+				default:
+					results.WritePingSummary(out, dst, st)
+				}
+				rs = nil
+			}
+			stopHurry := g.onHurry(ctx, func() { finish(); within(time.Second, func() { sess.finish() }) })
 			emit := func(r probe.Result) {
-				if w != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				rs = append(rs, r)
+				switch {
+				case w != nil:
 					w.Write(r)
-					return
+				case !g.quiet: // -q: the summary only, as ping -q
+					fmt.Fprintln(out, results.PingLine(r))
 				}
-				fmt.Fprintln(out, pingLine(r))
 			}
-			sum, err := sess.ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
-			if w != nil {
-				w.Close()
-				if output == "jsonl" {
-					results.WriteSummary(out, sum)
-				}
-			} else {
-				writePingSummary(out, dst.String(), sum)
-			}
+			_, err = sess.ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
+			stopHurry()
+			answered := results.NewPingStats(rs).Received
+			finish()
 			if ferr := sess.finish(); err == nil {
 				err = ferr
 			}
-			if err != nil {
+			switch {
+			case err != nil:
 				return &exitError{code: exitNoProbe, err: err}
-			}
-			if ctx.Err() != nil {
+			case ctx.Err() != nil:
 				return &exitError{code: exitInterrupt}
+			case answered == 0:
+				// As ping and hping3: nothing answered is a failure.
+				return &exitError{code: exitCheckFail}
 			}
 			return nil
 		},
@@ -87,34 +120,4 @@ settles, and a summary at the end (also on Ctrl-C).`,
 	cmd.Flags().DurationVarP(&interval, "interval", "i", time.Second, "time between probes")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, jsonl or csv")
 	return cmd
-}
-
-func pingLine(r probe.Result) string {
-	s := fmt.Sprintf("%v seq=%d %s", r.AddrPort(), r.Seq, r.State)
-	if r.Reason != probe.ReasonSynAck && r.Reason != probe.ReasonRST {
-		s += " (" + string(r.Reason) + ")"
-	}
-	if r.Has&probe.HasRTT != 0 {
-		s += " rtt=" + fmtMS(r.RTT)
-	}
-	if r.Has&probe.HasTTL != 0 {
-		s += fmt.Sprintf(" ttl=%d", r.TTL)
-	}
-	if r.Has&probe.HasMSS != 0 {
-		s += fmt.Sprintf(" mss=%d", r.MSS)
-	}
-	if r.Has&probe.HasWindow != 0 {
-		s += fmt.Sprintf(" win=%d", r.Window)
-	}
-	return s
-}
-
-func writePingSummary(w io.Writer, dst string, s probe.Summary) {
-	fmt.Fprintf(w, "\n--- %s synprobe statistics ---\n", dst)
-	fmt.Fprintf(w, "%d probes sent, %d answered, %.1f%% loss\n", s.Sent, s.Received, s.LossPct)
-	if s.Received > 0 || s.Max > 0 {
-		fmt.Fprintf(w, "rtt min/avg/max/stddev = %.3f/%.3f/%.3f/%.3f ms, p50/p90/p99 = %.3f/%.3f/%.3f ms\n",
-			results.Millis(s.Min), results.Millis(s.Avg), results.Millis(s.Max), results.Millis(s.StdDev),
-			results.Millis(s.P50), results.Millis(s.P90), results.Millis(s.P99))
-	}
 }

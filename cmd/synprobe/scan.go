@@ -1,19 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/probe"
-	"github.com/synprobe/synprobe/raw"
 	"github.com/synprobe/synprobe/results"
 )
 
@@ -90,11 +87,11 @@ or any of these with :PORT to probe that port only.`,
 			var excl []probe.AddrRange
 			for _, e := range exclude {
 				for _, item := range strings.Split(e, ",") {
-					t, err := parseTarget(ctx, item, g.lookup, false, note)
+					r, err := parseExclude(ctx, item, g.lookup, note)
 					if err != nil {
 						return usageErrorf("--exclude: %v", err)
 					}
-					excl = append(excl, t.ranges...)
+					excl = append(excl, r...)
 				}
 			}
 			if excludeFile != "" {
@@ -121,51 +118,74 @@ or any of these with :PORT to probe that port only.`,
 			if addrs > maxAddrs && !allowLarge {
 				return usageErrorf("%d addresses is more than %d: add --allow-large if you mean it", addrs, maxAddrs)
 			}
-			w, err := results.New(output, stdout, false)
+			rw, err := results.New(output, stdout, false)
 			if err != nil {
 				return usageErrorf("-o: %v", err)
 			}
+			if err := checkOutputs(outputFile{"--pcap", f.pcap, false}); err != nil {
+				return err
+			}
+			g.logConfig(cmd)
+			g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port lists", len(list)).Msg("targets")
 			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
-			var prog probe.Progress
-			stopProgress := startProgress(g, &prog, probes)
-			var writeErr error
+			g.logSession(sess, list[0].targets.At(0))
+			g.logOutputs(output, outputFile{flag: "--pcap", path: f.pcap})
+			w := &guardedWriter{w: rw}
+			progs := make([]*probe.Progress, len(list))
+			estimates := make([]uint64, len(list))
+			for i, gr := range list {
+				progs[i] = &probe.Progress{}
+				// Shard K of N gets about 1/N of the probes; the engine
+				// knows exactly once it has started (Progress.Total).
+				estimates[i] = (gr.targets.Len()*uint64(len(gr.ports)) + uint64(n) - 1) / uint64(n)
+			}
+			stopProgress := startProgress(g, progs, estimates)
+			// A second Ctrl-C: what is known is written (a table with its
+			// summary line, JSON Lines to the last whole line), now.
+			stopHurry := g.onHurry(ctx, func() {
+				stopProgress()
+				w.Close()
+				within(time.Second, func() { sess.finish() })
+			})
 			emit := func(r probe.Result) {
 				if onlyOpen && r.State != probe.StateOpen {
 					return
 				}
-				if err := w.Write(r); err != nil && writeErr == nil {
-					writeErr = err
-				}
+				w.Write(r)
 			}
 			var scanErr error
-			for _, gr := range list {
+			for i, gr := range list {
 				if ctx.Err() != nil {
 					break
 				}
 				if sess.conn == nil {
-					scanErr = probe.ConnectScan(ctx, probe.ConnectConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Timeout: f.timeout}, emit, &prog)
+					scanErr = probe.ConnectScan(ctx, probe.ConnectConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate,
+						Timeout: f.timeout, Shard: k, Shards: n, Seed: seed}, emit, progs[i])
 				} else {
 					scanErr = probe.Scan(ctx, probe.ScanConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Retries: retries,
 						Timeout: f.timeout, Cooldown: cooldown, Shard: k, Shards: n, Seed: seed, Source: p.source,
 						SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window,
-						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture}, sess.conn, emit, &prog)
+						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture}, sess.conn, emit, progs[i])
 				}
 				if scanErr != nil {
 					break
 				}
 			}
+			stopHurry()
 			stopProgress()
-			cerr := errors.Join(w.Close(), sess.finish(), writeErr)
-			if m := prog.Malformed.Load(); m > 0 {
-				g.log.Info().Uint64("malformed", m).Uint64("unmatched", prog.Unmatched.Load()).Msg("replies ignored")
+			cerr := errors.Join(w.Close(), sess.finish())
+			var malformed, unmatched uint64
+			for _, pr := range progs {
+				malformed += pr.Malformed.Load()
+				unmatched += pr.Unmatched.Load()
+			}
+			if malformed > 0 {
+				g.log.Info().Uint64("malformed", malformed).Uint64("unmatched", unmatched).Msg("replies ignored")
 			}
 			if scanErr != nil {
-				if errors.Is(scanErr, raw.ErrNoRoute) {
-					return &exitError{code: exitNoProbe, err: scanErr}
-				}
 				return &exitError{code: exitNoProbe, err: scanErr}
 			}
 			if ctx.Err() != nil {
@@ -206,44 +226,33 @@ func parseShard(s string) (int, int, error) {
 	return k, n, nil
 }
 
-// startProgress shows a live progress line on a terminal's stderr.
-func startProgress(g *globals, prog *probe.Progress, total uint64) func() {
-	if g.quiet || !isTerminal(g.stderr) || total == 0 {
-		return func() {}
+// guardedWriter serialises the writes of the engine's goroutines with a
+// second Ctrl-C's closing: after Close, writes are dropped, so the output
+// ends with a whole line. It keeps the first write error.
+type guardedWriter struct {
+	mu     sync.Mutex
+	w      results.Writer
+	closed bool
+	err    error
+}
+
+func (o *guardedWriter) Write(r probe.Result) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
 	}
-	done := make(chan struct{})
-	var stopped atomic.Bool
-	start := time.Now()
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(g.stderr, "\r\033[K")
-				return
-			case <-t.C:
-				progressLine(g.stderr, prog, total, time.Since(start))
-			}
-		}
-	}()
-	return func() {
-		if stopped.CompareAndSwap(false, true) {
-			close(done)
-			time.Sleep(10 * time.Millisecond)
-		}
+	if err := o.w.Write(r); err != nil && o.err == nil {
+		o.err = err
 	}
 }
 
-func progressLine(w io.Writer, prog *probe.Progress, total uint64, el time.Duration) {
-	sent := prog.Sent.Load()
-	pct := min(100, float64(sent)*100/float64(total))
-	rate := float64(sent) / el.Seconds()
-	eta := "-"
-	if rate > 0 && sent < total {
-		eta = (time.Duration(float64(total-sent)/rate) * time.Second).Round(time.Second).String()
+func (o *guardedWriter) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return o.err
 	}
-	fmt.Fprintf(w, "\r\033[K%5.1f%%  %d/%d sent  %.0f/s  %d open  ETA %s", pct, sent, total, rate, prog.Open.Load(), eta)
+	o.closed = true
+	return errors.Join(o.w.Close(), o.err)
 }
-
-var _ = context.Background

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -65,7 +67,7 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 			note(fmt.Sprintf("%s has host bits set; scanning %s", host, p.Masked()))
 		}
 		t.ranges = []probe.AddrRange{probe.RangeOf(p)}
-	case strings.Contains(host, "-"):
+	case isRange(host):
 		a, b, _ := strings.Cut(host, "-")
 		first, err := parseIPv4(a)
 		if err != nil {
@@ -91,7 +93,7 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 	default:
 		addrs, err := lookup(ctx, host)
 		if err != nil {
-			return t, fmt.Errorf("target %q: cannot resolve: %v", s, err)
+			return t, fmt.Errorf("target %q: host name does not resolve (%v)", s, resolveReason(err))
 		}
 		for _, a := range addrs {
 			if a = a.Unmap(); a.Is4() {
@@ -110,6 +112,31 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 
 func looksNumeric(s string) bool {
 	return strings.Trim(s, "0123456789.") == ""
+}
+
+// isRange reports whether host is written as a range of addresses,
+// A.B.C.D-A.B.C.D (the end may be missing, an error reported as such):
+// digits and dots on both sides of one '-'. Anything else with a '-' in
+// it, web-host or no-such-host.invalid, is a host name.
+func isRange(host string) bool {
+	a, b, ok := strings.Cut(host, "-")
+	return ok && a != "" && looksNumeric(a) && looksNumeric(b)
+}
+
+// resolveReason is the resolver's error without the repetition Go's
+// *net.DNSError adds ("lookup NAME on SERVER: no such host").
+func resolveReason(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		if de.IsNotFound {
+			return "no such host"
+		}
+		if de.IsTimeout {
+			return "lookup timed out"
+		}
+		return de.Err
+	}
+	return err.Error()
 }
 
 // parseIPv4 accepts dotted quads only: no leading zeros, octets 0-255.
@@ -194,14 +221,29 @@ func readExcludeFile(ctx context.Context, path string, lookup resolver, note fun
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		t, err := parseTarget(ctx, s, lookup, false, note)
+		t, err := parseExclude(ctx, s, lookup, note)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
-		out = append(out, t.ranges...)
+		out = append(out, t...)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("exclude file: %v", err)
 	}
 	return out, nil
+}
+
+// parseExclude parses one target to leave out of a scan. Exclusions are
+// addresses only: a scan cannot leave out one port of an address, so
+// 198.18.10.0/24:80 is refused rather than read as all of 198.18.10.0/24.
+func parseExclude(ctx context.Context, s string, lookup resolver, note func(string)) ([]probe.AddrRange, error) {
+	t, err := parseTarget(ctx, s, lookup, false, note)
+	if err != nil {
+		return nil, err
+	}
+	if t.port != 0 {
+		host, _, _ := strings.Cut(s, ":")
+		return nil, fmt.Errorf("%q: an exclusion is an address, CIDR, range or host name without a port (did you mean %s?)", s, host)
+	}
+	return t.ranges, nil
 }
