@@ -169,30 +169,21 @@ func Up(exe string, args ...string) (State, error) {
 	}
 }
 
-// Down stops the daemon and removes every lab namespace whose owner is
-// gone, the demo's and any a crashed test left, killing processes still
-// inside them. Labs of tests still running are left alone. It returns the
-// namespaces it removed.
+// Down stops the demo lab's daemon (the lab SYNPROBE_LAB_ID and
+// SYNPROBE_LAB_DIR name, see DownLab) and removes every lab namespace whose
+// owner is gone, the demo's and any a crashed test left, killing processes
+// still inside them. Labs of tests still running are left alone. It
+// returns the namespaces it removed.
 func Down() ([]string, error) {
-	if st, err := ReadState(); err == nil && st.Alive() {
-		stopDaemon(st.PID)
-	}
-	// A daemon whose state file was lost is still found by its owner
-	// file: the PID there, if it is a lab daemon.
+	var removed []string
+	var errs []error
 	if id, err := demoID(); err == nil {
-		if pid := ownerPID(id); pid > 0 && isLabDaemon(pid) {
-			stopDaemon(pid)
-		}
+		r, err := DownLab(id, stateDir())
+		removed, errs = r, append(errs, err)
 	}
 	os.Remove(statePath())
-	var errs []error
-	left := Leftovers()
-	for _, name := range left {
-		killInside(name)
-		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
-		}
-	}
+	r, err := removeNamespaces(Leftovers())
+	removed, errs = append(removed, r...), append(errs, err)
 	// Owner files of labs whose owner died.
 	owners, _ := os.ReadDir(ownersDir)
 	for _, o := range owners {
@@ -200,7 +191,66 @@ func Down() ([]string, error) {
 			unregisterOwner(o.Name())
 		}
 	}
-	return left, errors.Join(errs...)
+	return removed, errors.Join(errs...)
+}
+
+// DownLab is Down for one lab and nothing else: it stops the daemon that
+// holds lab id with its state in dir (found through dir's state file, or,
+// if that was lost, through the lab's owner file, when that daemon was
+// started with dir), then removes the lab's namespaces, once their owner is
+// gone, and its owner file. Other labs are left alone, a crashed one or one
+// under the same ID with another state directory included: a test cleaning
+// up after itself never stops another run's lab.
+func DownLab(id, dir string) ([]string, error) {
+	state := filepath.Join(dir, "lab.json")
+	if st, err := readStateAt(state); err == nil && st.ID == id && st.Alive() {
+		stopDaemon(st.PID)
+	}
+	if pid := ownerPID(id); pid > 0 && isLabDaemon(pid) && daemonDir(pid) == filepath.Clean(dir) {
+		stopDaemon(pid)
+	}
+	if st, err := readStateAt(state); err == nil && st.ID == id && !st.Alive() {
+		os.Remove(state)
+	}
+	var mine []string
+	for _, n := range Leftovers() {
+		if labID(n) == id {
+			mine = append(mine, n)
+		}
+	}
+	removed, err := removeNamespaces(mine)
+	if !ownerAlive(id) {
+		unregisterOwner(id)
+	}
+	return removed, err
+}
+
+// removeNamespaces kills every process inside each named namespace and
+// deletes it.
+func removeNamespaces(names []string) ([]string, error) {
+	var errs []error
+	for _, name := range names {
+		killInside(name)
+		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
+		}
+	}
+	return names, errors.Join(errs...)
+}
+
+// daemonDir is the state directory lab daemon pid was started with (its
+// SYNPROBE_LAB_DIR, else StateDir), or "" if its environment is unreadable.
+func daemonDir(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return ""
+	}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if d, ok := strings.CutPrefix(kv, "SYNPROBE_LAB_DIR="); ok && d != "" {
+			return filepath.Clean(d)
+		}
+	}
+	return filepath.Clean(StateDir)
 }
 
 // Namespaces lists every namespace under /run/netns with the lab prefix,

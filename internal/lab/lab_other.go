@@ -37,17 +37,18 @@ func StartT(t testing.TB, _ Topology) *Lab {
 	return nil
 }
 
-func Serve(context.Context, Topology) error { return ErrNotSupported }
-func Up(string, ...string) (State, error)   { return State{}, ErrNotSupported }
-func Down() ([]string, error)               { return nil, ErrNotSupported }
-func ReadState() (State, error)             { return State{}, ErrNotSupported }
-func Leftovers() []string                   { return nil }
-func LeftBehind(int) (Residue, error)       { return Residue{}, ErrNotSupported }
-func Namespaces() []string                  { return nil }
-func EnterAndExec(string, []string) error   { return ErrNotSupported }
-func LogPath() string                       { return "" }
-func (s State) Alive() bool                 { return false }
-func (l *Lab) Close() error                 { return nil }
+func Serve(context.Context, Topology) error    { return ErrNotSupported }
+func Up(string, ...string) (State, error)      { return State{}, ErrNotSupported }
+func Down() ([]string, error)                  { return nil, ErrNotSupported }
+func DownLab(string, string) ([]string, error) { return nil, ErrNotSupported }
+func ReadState() (State, error)                { return State{}, ErrNotSupported }
+func Leftovers() []string                      { return nil }
+func LeftBehind(int) (Residue, error)          { return Residue{}, ErrNotSupported }
+func Namespaces() []string                     { return nil }
+func EnterAndExec(string, []string) error      { return ErrNotSupported }
+func LogPath() string                          { return "" }
+func (s State) Alive() bool                    { return false }
+func (l *Lab) Close() error                    { return nil }
 func (l *Lab) Do(string, func() error) error {
 	return ErrNotSupported
 }

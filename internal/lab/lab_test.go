@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -667,12 +669,25 @@ func TestExpect(t *testing.T) {
 	}
 }
 
-// TestMain doubles as the helper process of TestDownRemovesCrashedLab:
+// TestMain doubles as the helper process of TestDownRemovesCrashedLab
+// and as the daemon of TestDownLabSparesOthers:
 // with SYNPROBE_LAB_CRASH_HELPER=1 the test binary builds a lab (and starts
 // a process inside it), says so, and waits to be killed without cleaning up.
 func TestMain(m *testing.M) {
 	if os.Getenv("SYNPROBE_LAB_CRASH_HELPER") == "1" {
 		crashHelper()
+		return
+	}
+	if os.Getenv("SYNPROBE_LAB_DAEMON_HELPER") == "1" {
+		// A lab daemon, as `synprobe lab daemon` is (TestDownLabSparesOthers).
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		if err := Serve(ctx, Topology{Nodes: []Node{
+			{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}, OpenPorts: []uint16{80}},
+		}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return
 	}
 	os.Exit(m.Run())
@@ -719,14 +734,12 @@ func crashHelper() {
 	os.Exit(1)
 }
 
-// TestDownRemovesCrashedLab: a process that built a lab is killed with
-// SIGKILL; Down finds its namespaces as leftovers, kills the process still
-// inside one and removes them all.
+// TestDownRemovesCrashedLab: a process that built a lab (under a random
+// ID) is killed with SIGKILL; DownLab, as Down does for every leftover,
+// finds its namespaces as leftovers, kills the process still inside one
+// and removes them all, and nothing of any other lab.
 func TestDownRemovesCrashedLab(t *testing.T) {
 	privileged.Require(t)
-	// Down must not touch a demo lab someone has up.
-	t.Setenv("SYNPROBE_LAB_ID", "crashtst")
-	t.Setenv("SYNPROBE_LAB_DIR", t.TempDir())
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "SYNPROBE_LAB_CRASH_HELPER=1")
 	out, err := cmd.StdoutPipe()
@@ -790,13 +803,19 @@ func TestDownRemovesCrashedLab(t *testing.T) {
 			t.Errorf("LeftBehind(a process started after the crash) lists %s", n)
 		}
 	}
-	removed, err := Down()
+	// Only this lab: other runs' leftovers are theirs to remove.
+	removed, err := DownLab(id, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, n := range removed {
+		if labID(n) != id {
+			t.Errorf("DownLab(%s) removed %s", id, n)
+		}
+	}
 	for _, n := range left {
 		if !slices.Contains(removed, n) {
-			t.Errorf("Down did not remove %s (removed %v)", n, removed)
+			t.Errorf("DownLab did not remove %s (removed %v)", n, removed)
 		}
 	}
 	for _, n := range Namespaces() {
@@ -1005,5 +1024,58 @@ func TestLeftBehind(t *testing.T) {
 	stray.Wait()
 	if res, err = LeftBehind(os.Getpid()); err != nil || len(mine(res)) > 0 {
 		t.Errorf("after the process ended: %v, %v", mine(res), err)
+	}
+}
+
+// TestDownLabSparesOthers: two runs under one lab ID with their own state
+// directories (as two checkouts running lab/doc_test.go would have had):
+// the cleanup of the one whose lab never came up must not stop the other's
+// daemon, though the lab's owner file names it; the daemon's own run stops
+// it even with its state file lost.
+func TestDownLabSparesOthers(t *testing.T) {
+	privileged.Require(t)
+	id := "dl" + randomID()[:6]
+	mine, other := t.TempDir(), t.TempDir()
+	t.Setenv("SYNPROBE_LAB_DAEMON_HELPER", "1")
+	t.Setenv("SYNPROBE_LAB_ID", id)
+	t.Setenv("SYNPROBE_LAB_DIR", mine)
+	st, err := Up(os.Args[0], "lab", "daemon") // "lab daemon": what isLabDaemon looks for
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { DownLab(id, mine) })
+	ours := func() (ns []string) {
+		for _, n := range Namespaces() {
+			if labID(n) == id {
+				ns = append(ns, n)
+			}
+		}
+		return ns
+	}
+	if len(ours()) != 2 {
+		t.Fatalf("lab %s: namespaces %v", id, ours())
+	}
+	if removed, err := DownLab(id, other); err != nil || len(removed) > 0 {
+		t.Errorf("DownLab(%s, another directory) = %v, %v", id, removed, err)
+	}
+	if !st.Alive() || len(ours()) != 2 {
+		t.Fatalf("another run's cleanup stopped the daemon (alive %v) or removed %v", st.Alive(), ours())
+	}
+	// The state file lost: the owner file still leads to the daemon,
+	// which was started with this directory.
+	if err := os.Remove(filepath.Join(mine, "lab.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DownLab(id, mine); err != nil {
+		t.Fatal(err)
+	}
+	if st.Alive() && !zombie(st.PID) {
+		t.Errorf("daemon %d still runs after DownLab of its own directory", st.PID)
+	}
+	if left := ours(); len(left) > 0 {
+		t.Errorf("namespaces %v remain", left)
+	}
+	if _, err := os.Stat(ownerPath(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("owner file of lab %s left: %v", id, err)
 	}
 }
