@@ -39,7 +39,7 @@ type PingConfig struct {
 	Layout                     craft.Layout
 	NoReset                    bool
 
-	Logger  zerolog.Logger
+	Logger  zerolog.Logger // debug-level start and summary; the zero Logger is silent
 	Capture CaptureFunc
 }
 
@@ -109,6 +109,9 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 	msgs, stamps := rxBuffers(16, 16)
 	// Route every settled reply of the scanner's validation to this ping.
 	s.emit = func(r Result, try int) { p.got, p.gotTry, p.gotOK = r, try, true }
+	s.log.Debug().Stringer("target", p.cfg.Target).Int("count", p.cfg.Count).Dur("interval", p.cfg.Interval).
+		Dur("timeout", p.cfg.Timeout).Dur("min_timeout", p.cfg.MinTimeout).Stringer("source", s.src).
+		Int("source_ports", int(s.portRange)).Msg("ping start")
 	next := time.Now()
 	var err error
 	for seq := 1; seq <= p.cfg.Count; seq++ {
@@ -159,7 +162,11 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		}
 		p.record(r)
 	}
-	return p.summary(), err
+	sum := p.summary()
+	s.log.Debug().Int("sent", sum.Sent).Int("received", sum.Received).Float64("loss_pct", sum.LossPct).
+		Dur("srtt", p.rto.SRTT()).Dur("rttvar", p.rto.RTTVAR()).Uint64("malformed", s.prog.Malformed.Load()).
+		Uint64("unmatched", s.prog.Unmatched.Load()).AnErr("error", err).Msg("ping done")
+	return sum, err
 }
 
 func (p *pinger) record(r Result) {

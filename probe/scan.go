@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"os"
 	"sync"
@@ -36,6 +37,10 @@ type ScanConfig struct {
 	Layout                     craft.Layout
 	NoReset                    bool
 
+	// Logger gets debug-level events, never one per packet: the start,
+	// the source address, sends the kernel refused (per batch), each
+	// retry pass, the cooldown and the counters at the end. The zero
+	// Logger is silent.
 	Logger  zerolog.Logger
 	Capture CaptureFunc
 }
@@ -181,10 +186,14 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 		return nil, err
 	}
 	s.src = cfg.Source
-	if !s.src.IsValid() {
-		if s.src, _, err = sourceFor(conn, cfg.Targets); err != nil {
+	if s.src.IsValid() {
+		s.log.Debug().Stringer("source", s.src).Msg("source address given")
+	} else {
+		var via netip.Addr
+		if s.src, via, err = sourceFor(conn, cfg.Targets); err != nil {
 			return nil, err
 		}
+		s.log.Debug().Stringer("source", s.src).Stringer("route_to", via).Msg("source address from the route to a target")
 	}
 	if !s.src.Is4() {
 		return nil, fmt.Errorf("source address %v is not IPv4", s.src)
@@ -274,18 +283,34 @@ func key(dst netip.Addr, dport, sport uint16) uint64 {
 }
 
 func (s *scanner) run(ctx context.Context) error {
+	began := time.Now()
+	s.log.Debug().Uint64("targets", s.cfg.Targets.Len()).Int("ports", len(s.cfg.Ports)).Uint64("probes", s.order.count).
+		Int("shard", s.cfg.Shard).Int("shards", s.cfg.Shards).Int("rate", s.cfg.Rate).Int("tries", s.tries).
+		Dur("timeout", s.cfg.Timeout).Dur("cooldown", s.cfg.Cooldown).Stringer("source", s.src).
+		Bool("reset", !s.cfg.NoReset).Msg("scan start")
 	stop := make(chan struct{})
 	rxDone := make(chan error, 1)
 	go func() { rxDone <- s.receive(stop) }()
 
 	sendErr := s.send(ctx)
+	if sendErr != nil {
+		s.log.Debug().Err(sendErr).Msg("sending stopped")
+	}
 
 	// Cooldown: late replies still count. Cancellation does not skip it:
 	// what is already on the wire is still worth reading.
+	s.log.Debug().Dur("cooldown", s.cfg.Cooldown).Uint64("unanswered", s.order.count-s.answeredCount()).Msg("cooldown")
 	time.Sleep(s.cfg.Cooldown)
 	close(stop)
 	rxErr := <-rxDone
 	s.flush()
+	p := s.prog
+	s.log.Debug().Uint64("sent", p.Sent.Load()).Uint64("retransmitted", p.Retransmitted.Load()).
+		Uint64("replies", p.Replies.Load()).Uint64("open", p.Open.Load()).Uint64("closed", p.Closed.Load()).
+		Uint64("filtered", p.Filtered.Load()).Uint64("no_route", p.NoRoute.Load()).Uint64("local_firewall", p.LocalFirewall.Load()).
+		Uint64("duplicates", p.Duplicates.Load()).Uint64("malformed", p.Malformed.Load()).Uint64("unmatched", p.Unmatched.Load()).
+		Uint64("resets", p.Resets.Load()).Uint64("tx_kernel", p.TxKernel.Load()).Uint64("tx_user", p.TxUser.Load()).
+		Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
 	if sendErr != nil {
 		return sendErr
 	}
@@ -315,7 +340,32 @@ func (s *scanner) send(ctx context.Context) error {
 	// not a run of failed sends (which raw.Conn counts towards the limit
 	// that stops a run).
 	checkRoutes := false
-	flush := func() bool {
+	// Refusals since the last batch went out, logged once per batch.
+	var refusedNoRoute, refusedFirewall, lookedUp int
+	var firstRefused netip.Addr
+	refuse := func(idx uint64, reason Reason, byLookup bool) {
+		if refusedNoRoute+refusedFirewall == 0 {
+			firstRefused, _ = s.probeOf(idx)
+		}
+		if reason == ReasonNoRoute {
+			refusedNoRoute++
+		} else {
+			refusedFirewall++
+		}
+		if byLookup {
+			lookedUp++
+		}
+		s.refused(idx, try, reason)
+	}
+	logRefused := func() {
+		if refusedNoRoute+refusedFirewall == 0 {
+			return
+		}
+		s.log.Debug().Int("pass", try+1).Int("no_route", refusedNoRoute).Int("no_route_looked_up", lookedUp).
+			Int("local_firewall", refusedFirewall).Stringer("first", firstRefused).Msg("sends refused")
+		refusedNoRoute, refusedFirewall, lookedUp = 0, 0, 0
+	}
+	flushBatch := func() bool {
 		if len(out) == 0 {
 			return true
 		}
@@ -350,15 +400,15 @@ func (s *scanner) send(ctx context.Context) error {
 			case err == nil:
 			case i < len(out) && errors.Is(err, raw.ErrNoRoute):
 				// This target, not the scan: settle its probe and go on.
-				s.refused(outIdx[i], try, ReasonNoRoute)
+				refuse(outIdx[i], ReasonNoRoute, false)
 				i++
 				for i < len(out) && s.unroutable(out[i].Dst) {
-					s.refused(outIdx[i], try, ReasonNoRoute)
+					refuse(outIdx[i], ReasonNoRoute, true)
 					i++
 				}
 				checkRoutes = i == len(out)
 			case i < len(out) && errors.Is(err, raw.ErrFirewall):
-				s.refused(outIdx[i], try, ReasonLocalFirewall)
+				refuse(outIdx[i], ReasonLocalFirewall, false)
 				i++
 			default:
 				// raw.ErrTooManyFailures, or an error that is not
@@ -370,12 +420,23 @@ func (s *scanner) send(ctx context.Context) error {
 		out, outIdx = out[:0], outIdx[:0]
 		return true
 	}
+	flush := func() bool {
+		ok := flushBatch()
+		logRefused()
+		return ok
+	}
 	for ; try < s.tries; try++ {
 		if try > 0 {
 			// Give the previous pass's replies time to come back.
-			if !sleepCtx(ctx, s.cfg.Timeout) || s.allAnswered() {
+			if !sleepCtx(ctx, s.cfg.Timeout) {
 				break
 			}
+			unanswered := s.order.count - s.answeredCount()
+			if unanswered == 0 {
+				s.log.Debug().Int("pass", try+1).Msg("every probe answered: no retry pass")
+				break
+			}
+			s.log.Debug().Int("pass", try+1).Int("of", s.tries).Uint64("unanswered", unanswered).Msg("retry pass")
 		}
 		s.passNow.Store(int32(try))
 		walked := s.order.walk(0, func(idx uint64) bool {
@@ -391,7 +452,7 @@ func (s *scanner) send(ctx context.Context) error {
 			dst, dport := s.probeOf(idx)
 			if checkRoutes {
 				if s.unroutable(dst) {
-					s.refused(idx, try, ReasonNoRoute)
+					refuse(idx, ReasonNoRoute, true)
 					return true
 				}
 				checkRoutes = false
@@ -429,17 +490,15 @@ func (s *scanner) send(ctx context.Context) error {
 	return nil
 }
 
-func (s *scanner) allAnswered() bool {
+// answeredCount is the number of probes settled so far. Only this
+// shard's probes are ever sent, so only they can be settled: the scan is
+// complete when the count reaches order.count.
+func (s *scanner) answeredCount() uint64 {
+	var n int
 	for i := range s.answered {
-		want := ^uint64(0)
-		if uint64(i) == uint64(len(s.answered))-1 && s.n%64 != 0 {
-			want = 1<<(s.n%64) - 1
-		}
-		if s.answered[i].Load() != want {
-			return false
-		}
+		n += bits.OnesCount64(s.answered[i].Load())
 	}
-	return true
+	return uint64(n)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
