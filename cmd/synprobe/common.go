@@ -170,7 +170,7 @@ func (g *globals) openEngine(f *probeFlags, p engineParams) (probe.Conn, error) 
 		if f.mode == "raw" {
 			return nil, &exitError{code: exitNoProbe, err: err}
 		}
-		g.log.Warn().Msg("no raw sockets (" + err.Error() + "); falling back to connect() probes: state, latency and MSS only")
+		g.log.Warn().Msg("no raw sockets (" + err.Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
 		return nil, nil
 	}
 	return nil, &exitError{code: exitNoProbe, err: err}
