@@ -112,3 +112,23 @@ func TestPingLogsAtDebug(t *testing.T) {
 		t.Errorf("ping logs (%d lines):\n%s", n, out)
 	}
 }
+
+// TestNoNeedlessRetryPass: when every probe of a scan or of a shard is
+// answered in the first pass, no retry pass runs. What must be answered is
+// the probes the first pass sent: for a shard, not the whole scan's; and
+// never the positions of the walk, which skips some (14 probes walk a
+// group of 16 positions).
+func TestNoNeedlessRetryPass(t *testing.T) {
+	for _, c := range []struct{ shard, shards int }{{1, 1}, {2, 3}} {
+		var buf bytes.Buffer
+		f := newFake(answerEverySYN)
+		col, _ := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.0/30", "198.18.10.4/31", "198.18.10.6"), Ports: []uint16{80, 81},
+			Shard: c.shard, Shards: c.shards, Retries: 2, Logger: zerolog.New(&buf).Level(zerolog.DebugLevel)})
+		if len(col.rs) == 0 || len(f.sent) != 2*len(col.rs) { // a SYN and a RST each
+			t.Fatalf("shard %d/%d: %d results, %d packets sent", c.shard, c.shards, len(col.rs), len(f.sent))
+		}
+		if !strings.Contains(buf.String(), "every probe answered: no retry pass") || strings.Contains(buf.String(), `"retry pass"`) {
+			t.Errorf("shard %d/%d: a retry pass with every probe answered:\n%s", c.shard, c.shards, buf.String())
+		}
+	}
+}

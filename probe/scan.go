@@ -48,7 +48,11 @@ type ScanConfig struct {
 // Progress counts what a scan has done so far; read it with atomic loads
 // while the scan runs.
 type Progress struct {
-	Total                  uint64 // probes in the first pass
+	// Total is the number of probes of the first pass for an unsharded
+	// scan (targets x ports). For a shard it counts the positions of the
+	// shard's walk, which can exceed its probes by a few (at most the gap
+	// between targets x ports and the next prime, over the shards).
+	Total                  uint64
 	Sent, Replies, Open    atomic.Uint64
 	Closed, Filtered       atomic.Uint64
 	Duplicates, Malformed  atomic.Uint64
@@ -90,6 +94,7 @@ type scanner struct {
 
 	portLo, portRange uint32
 	sentPositions     uint64 // positions of the first pass that were sent
+	firstPass         uint64 // probes of the first pass (sent or refused); sending goroutine only
 	// passesDone counts the passes over the order that were walked to
 	// the end; passNow is the pass walking now (-1 before the first),
 	// which has finished when passNow < passesDone. The receiver reads
@@ -204,6 +209,9 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 		return nil, err
 	}
 	prog.Total = s.order.count
+	if cfg.Shards == 1 {
+		prog.Total = s.n // the walk skips the values past n
+	}
 	s.passNow.Store(-1)
 	return s, nil
 }
@@ -284,7 +292,7 @@ func key(dst netip.Addr, dport, sport uint16) uint64 {
 
 func (s *scanner) run(ctx context.Context) error {
 	began := time.Now()
-	s.log.Debug().Uint64("targets", s.cfg.Targets.Len()).Int("ports", len(s.cfg.Ports)).Uint64("probes", s.order.count).
+	s.log.Debug().Uint64("targets", s.cfg.Targets.Len()).Int("ports", len(s.cfg.Ports)).Uint64("probes", s.prog.Total).
 		Int("shard", s.cfg.Shard).Int("shards", s.cfg.Shards).Int("rate", s.cfg.Rate).Int("tries", s.tries).
 		Dur("timeout", s.cfg.Timeout).Dur("cooldown", s.cfg.Cooldown).Stringer("source", s.src).
 		Bool("reset", !s.cfg.NoReset).Msg("scan start")
@@ -299,7 +307,7 @@ func (s *scanner) run(ctx context.Context) error {
 
 	// Cooldown: late replies still count. Cancellation does not skip it:
 	// what is already on the wire is still worth reading.
-	s.log.Debug().Dur("cooldown", s.cfg.Cooldown).Uint64("unanswered", s.order.count-s.answeredCount()).Msg("cooldown")
+	s.log.Debug().Dur("cooldown", s.cfg.Cooldown).Uint64("unanswered", s.firstPass-s.answeredCount()).Msg("cooldown")
 	time.Sleep(s.cfg.Cooldown)
 	close(stop)
 	rxErr := <-rxDone
@@ -431,7 +439,7 @@ func (s *scanner) send(ctx context.Context) error {
 			if !sleepCtx(ctx, s.cfg.Timeout) {
 				break
 			}
-			unanswered := s.order.count - s.answeredCount()
+			unanswered := s.firstPass - s.answeredCount()
 			if unanswered == 0 {
 				s.log.Debug().Int("pass", try+1).Msg("every probe answered: no retry pass")
 				break
@@ -443,7 +451,9 @@ func (s *scanner) send(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return false
 			}
-			if try > 0 {
+			if try == 0 {
+				s.firstPass++
+			} else {
 				if s.isAnswered(idx) {
 					return true
 				}
@@ -491,8 +501,8 @@ func (s *scanner) send(ctx context.Context) error {
 }
 
 // answeredCount is the number of probes settled so far. Only this
-// shard's probes are ever sent, so only they can be settled: the scan is
-// complete when the count reaches order.count.
+// shard's probes are ever sent, so only they can be settled: after the
+// first pass, every probe is when the count reaches firstPass.
 func (s *scanner) answeredCount() uint64 {
 	var n int
 	for i := range s.answered {
