@@ -3,6 +3,8 @@ package labscripts
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,40 +13,66 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synprobe/synprobe/internal/lab"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
-// docCommand is one "$ " line of docs/LAB.md with the output shown under
-// it; check says whether that output is compared (```console blocks) or
-// only illustrates (```sh blocks, whose sample output varies run to run).
+// docBlock is one ```console or ```sh block of docs/LAB.md: its "$ "
+// commands, each with the output shown under it, and, for a ```sh block,
+// the ```text block of sample output right after it, if any.
+type docBlock struct {
+	line    int
+	console bool // output is what the commands print (else a sample)
+	cmds    []docCommand
+	sample  []string // the ```text block after a ```sh block
+}
+
 type docCommand struct {
 	line   int
 	cmd    string
 	expect []string
-	check  bool
 }
 
-func docCommands(t *testing.T, path string) []docCommand {
+func docBlocks(t *testing.T, path string) []docBlock {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []docCommand
-	inBlock, check := false, false
+	var out []docBlock
+	var cur *docBlock
+	inText, textFollows := false, false // textFollows: only blank lines since a ```sh block
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
 		switch {
-		case strings.HasPrefix(l, "```console") || strings.HasPrefix(l, "```sh"):
-			inBlock, check = true, strings.HasPrefix(l, "```console")
+		case cur == nil && !inText && (strings.HasPrefix(l, "```console") || strings.HasPrefix(l, "```sh")):
+			out = append(out, docBlock{line: n, console: strings.HasPrefix(l, "```console")})
+			cur = &out[len(out)-1]
+		case cur == nil && !inText && strings.HasPrefix(l, "```text"):
+			if !textFollows {
+				t.Errorf("docs/LAB.md:%d: output in a ```text block that does not follow the ```sh block of its commands: nothing would check it", n)
+			}
+			inText = true
 		case strings.HasPrefix(l, "```"):
-			inBlock = false
-		case inBlock && strings.HasPrefix(l, "$ "):
-			out = append(out, docCommand{line: n, cmd: strings.TrimPrefix(l, "$ "), check: check})
-		case inBlock && len(out) > 0 && strings.TrimSpace(l) != "":
-			out[len(out)-1].expect = append(out[len(out)-1].expect, l)
+			textFollows = cur != nil && !cur.console && !inText
+			cur, inText = nil, false
+		case inText:
+			if strings.TrimSpace(l) != "" {
+				out[len(out)-1].sample = append(out[len(out)-1].sample, l)
+			}
+		case cur != nil && strings.HasPrefix(l, "$ "):
+			cur.cmds = append(cur.cmds, docCommand{line: n, cmd: strings.TrimPrefix(l, "$ ")})
+		case cur != nil && strings.TrimSpace(l) != "":
+			if len(cur.cmds) == 0 {
+				t.Errorf("docs/LAB.md:%d: output before any command", n)
+				continue
+			}
+			c := &cur.cmds[len(cur.cmds)-1]
+			c.expect = append(c.expect, l)
+		case strings.TrimSpace(l) != "":
+			textFollows = false
 		}
 	}
 	return out
@@ -63,65 +91,139 @@ func normalize(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// What differs between runs in sample output (packet captures, counts
+// under random loss), beyond latencies and durations.
+var sampleVarying = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\b\d\d:\d\d:\d\d\.\d{6}\b`), "T"},                                    // capture times
+	{regexp.MustCompile(`\b(198\.18\.1\.1)\.\d+\b`), "$1.P"},                                  // the prober's source ports
+	{regexp.MustCompile(`\b(seq|ack|val|ecr|id) \d+`), "$1 N"},                                // sequence numbers, timestamps, IP IDs
+	{regexp.MustCompile(`\bcksum 0x[0-9a-f]{4}`), "cksum X"},                                  // TCP checksums (ports, sequence numbers)
+	{regexp.MustCompile(`^\s*0x00[1-9a-f]0:.*`), "0xNNNN: hex"},                               // a capture's bytes past the IPv4 header's first 16
+	{regexp.MustCompile(`(: |, )\d+ (answered|received|open|closed|filtered)\b`), "${1}N $2"}, // counts under loss
+	{regexp.MustCompile(`\b\d+(\.\d+)?% (packet loss|loss)`), "N% $2"},
+}
+
+var tcpChecksum = regexp.MustCompile(`TCP checksum stored (0x[0-9a-f]{4}), computed (0x[0-9a-f]{4})`)
+
+// normalizeSample normalizes a line of sample output: what varies from
+// run to run goes, what must hold stays (a TCP checksum line keeps whether
+// the two sums agree).
+func normalizeSample(s string) string {
+	s = tcpChecksum.ReplaceAllStringFunc(s, func(m string) string {
+		g := tcpChecksum.FindStringSubmatch(m)
+		if g[1] == g[2] {
+			return "TCP checksum stored X, computed the same"
+		}
+		return m
+	})
+	for _, v := range sampleVarying {
+		s = v.re.ReplaceAllString(s, v.with)
+	}
+	return normalize(s)
+}
+
+// lacking returns the lines of want (but "...") that out does not contain
+// once both are normalized.
+func lacking(want []string, out string, norm func(string) string) []string {
+	got := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		got[norm(l)] = true
+	}
+	var miss []string
+	for _, w := range want {
+		if strings.TrimSpace(w) != "..." && !got[norm(w)] {
+			miss = append(miss, w)
+		}
+	}
+	return miss
+}
+
 // TestLabDocCommands runs every command docs/LAB.md shows, in a lab of its
-// own, and checks the output of those it shows verbatim: the exercises never
-// drift from the program.
+// own (a random lab ID and state directory, so neither a demo lab someone
+// has up nor another run of this test is touched) and in a directory of
+// its own (the captures the exercises write go there). It checks the
+// output shown under a command in a ```console block line by line, and
+// the sample output in the ```text block after a ```sh block against what
+// that block's commands printed, once what varies from run to run (times,
+// ports, sequence numbers, counts under loss) is set aside: the exercises
+// never drift from the program.
 func TestLabDocCommands(t *testing.T) {
 	privileged.Require(t)
-	for _, tool := range []string{"tcpdump", "ping", "python3"} {
+	for _, tool := range []string{"tcpdump", "ping", "python3", "timeout"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			privileged.Skip(t, tool+" is not installed")
 		}
 	}
-	cmds := docCommands(t, "../docs/LAB.md")
-	if len(cmds) < 12 {
-		t.Fatalf("only %d commands found in docs/LAB.md", len(cmds))
+	blocks := docBlocks(t, "../docs/LAB.md")
+	ncmd := 0
+	for _, b := range blocks {
+		ncmd += len(b.cmds)
+	}
+	if ncmd < 16 {
+		t.Fatalf("only %d commands found in docs/LAB.md", ncmd)
 	}
 	bin := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "synprobe"), "../cmd/synprobe").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	root, _ := filepath.Abs("..")
+	work := t.TempDir()
+	// The exercises run from a checkout's root: lab/checksum.py is there.
+	if err := os.Symlink(filepath.Join(root, "lab"), filepath.Join(work, "lab")); err != nil {
+		t.Fatal(err)
+	}
+	var r [2]byte
+	rand.Read(r[:])
+	id, stateDir := "doc"+hex.EncodeToString(r[:]), t.TempDir()
 	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"),
-		"SYNPROBE_LAB_ID=doc", "SYNPROBE_LAB_DIR="+t.TempDir())
+		"SYNPROBE_LAB_ID="+id, "SYNPROBE_LAB_DIR="+stateDir)
 	sh := func(cmd string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		c := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", cmd)
-		c.Dir, c.Env = root, env
+		c.Dir, c.Env = work, env
 		out, err := c.CombinedOutput()
 		return string(out), err
 	}
 	t.Cleanup(func() {
-		sh("synprobe lab down")
-		files, _ := filepath.Glob(filepath.Join(root, "ex*.pcap"))
-		for _, f := range files {
-			os.Remove(f)
+		// This lab only: other runs' labs, crashed or not, are theirs.
+		if _, err := lab.DownLab(id, stateDir); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+		for _, n := range lab.Namespaces() {
+			if strings.HasPrefix(n, lab.NamePrefix+id+"-") {
+				t.Errorf("namespace %s left behind", n)
+			}
 		}
 	})
 	ran := 0
-	for _, c := range cmds {
-		// The setup lines build and put synprobe on PATH: done above.
-		if strings.HasPrefix(c.cmd, "make ") || strings.HasPrefix(c.cmd, "export ") {
-			continue
-		}
-		out, err := sh(c.cmd)
-		if err != nil {
-			t.Fatalf("docs/LAB.md:%d: %s: %v\n%s", c.line, c.cmd, err, out)
-		}
-		ran++
-		if !c.check {
-			continue
-		}
-		got := map[string]bool{}
-		for _, l := range strings.Split(out, "\n") {
-			got[normalize(l)] = true
-		}
-		for _, want := range c.expect {
-			if !got[normalize(want)] {
-				t.Errorf("docs/LAB.md:%d: %s: output lacks\n  %s\ngot:\n%s", c.line, c.cmd, want, out)
+	for _, b := range blocks {
+		var all strings.Builder
+		for _, c := range b.cmds {
+			// The setup lines build and put synprobe on PATH: done above.
+			if strings.HasPrefix(c.cmd, "make ") || strings.HasPrefix(c.cmd, "export ") {
+				continue
+			}
+			out, err := sh(c.cmd)
+			if err != nil {
+				t.Fatalf("docs/LAB.md:%d: %s: %v\n%s", c.line, c.cmd, err, out)
+			}
+			ran++
+			all.WriteString(out)
+			norm := normalize
+			if !b.console {
+				norm = normalizeSample
+			}
+			if miss := lacking(c.expect, out, norm); len(miss) > 0 {
+				t.Errorf("docs/LAB.md:%d: %s: output lacks\n  %s\ngot:\n%s", c.line, c.cmd, strings.Join(miss, "\n  "), out)
 			}
 		}
+		if miss := lacking(b.sample, all.String(), normalizeSample); len(miss) > 0 {
+			t.Errorf("docs/LAB.md:%d: the sample output after these commands lacks\n  %s\nthey printed:\n%s", b.line, strings.Join(miss, "\n  "), all.String())
+		}
 	}
-	t.Logf("ran %d commands from docs/LAB.md", ran)
+	t.Logf("ran %d commands from docs/LAB.md in lab %s", ran, id)
 }
