@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -15,6 +16,10 @@ import (
 // without waiting.
 
 type hurryKey struct{}
+
+// hurryHandled says a command handles the second interrupt itself
+// (onHurry was called).
+var hurryHandled atomic.Bool
 
 // interruptContext returns a context cancelled by the first SIGINT or
 // SIGTERM, carrying a channel closed by the second.
@@ -34,6 +39,11 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 		select {
 		case <-sigs:
 			close(hurry)
+			// A command with nothing to write (lab up, say) just stops.
+			// One that has written its output is about to end anyway.
+			if !hurryHandled.Load() {
+				exitProcess(exitInterrupt)
+			}
 		case <-quit:
 		}
 	}()
@@ -62,6 +72,7 @@ func (g *globals) onHurry(ctx context.Context, flush func()) (stop func()) {
 	var mu sync.Mutex
 	done := make(chan struct{})
 	stopped := false
+	hurryHandled.Store(true)
 	go func() {
 		select {
 		case <-ch:
@@ -79,9 +90,11 @@ func (g *globals) onHurry(ctx context.Context, flush func()) (stop func()) {
 	}()
 	return func() {
 		mu.Lock()
-		stopped = true
+		if !stopped {
+			stopped = true
+			close(done)
+		}
 		mu.Unlock()
-		close(done)
 	}
 }
 
