@@ -55,5 +55,5 @@ func (g *globals) logOutputs(format string, files ...outputFile) {
 		}
 		ev = ev.Str(name, f.path)
 	}
-	ev.Strs("not written", none).Msg("outputs")
+	ev.Strs("not_written", none).Msg("outputs")
 }

@@ -59,6 +59,7 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 				return err
 			}
 			g.logSession(sess, dst.Addr())
+			g.logOutputs(output, outputFile{flag: "--pcap", path: f.pcap})
 			var w results.Writer
 			if output != "text" {
 				w, _ = results.New(output, out, true)

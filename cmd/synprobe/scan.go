@@ -126,7 +126,7 @@ or any of these with :PORT to probe that port only.`,
 				return err
 			}
 			g.logConfig(cmd)
-			g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port lists", len(list)).Msg("targets")
+			g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port_lists", len(list)).Msg("targets")
 			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
