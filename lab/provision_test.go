@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package labscripts holds the tests of the lab's provisioning scripts
 // (lab/*.sh) and of the Vagrantfile; the scripts themselves are shell.
 package labscripts
