@@ -8,7 +8,7 @@ FUZZTIME  ?= 10s
 # Parallel test binaries share two cores and the lab; -p 2 keeps timing tests honest.
 TESTFLAGS ?= -count=1 -p 2 -timeout 25m
 
-.PHONY: all build test vet fmt-check fuzz bench demo clean lab-down
+.PHONY: all build test vet fmt-check fuzz bench bench-go bench-compare demo clean lab-down
 
 all: build
 
@@ -39,8 +39,17 @@ fuzz:
 	  done; \
 	done
 
-bench:
+# Go benchmarks of the hot functions (ns/op, allocs/op), then, as root, the
+# side-by-side benchmark against zmap, masscan, nmap, hping3 and nping in
+# the namespace lab (docs/BENCHMARK.md; BENCHFLAGS passes flags to it).
+bench: bench-go bench-compare
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+BENCHFLAGS ?=
+bench-compare: build
+	$(GO) run ./bench -synprobe $(BIN) $(BENCHFLAGS)
 
 demo: build
 	./scripts/demo.sh $(BIN)
