@@ -72,7 +72,8 @@ type Config struct {
 	// NoTimestamps turns off kernel timestamps (user time is used).
 	NoTimestamps bool
 	// MaxConsecutiveFailures stops a run after this many failed sends in
-	// a row (default 1000).
+	// a row (default 1000). A destination without a route is that
+	// destination's failure (ErrNoRoute) and does not count.
 	MaxConsecutiveFailures int
 	// Tx selects how WriteBatch puts packets on the wire; the zero value
 	// is TxRaw. TxPacket writes Ethernet frames through an AF_PACKET

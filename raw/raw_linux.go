@@ -287,6 +287,11 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			c.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
 			continue
 		}
+		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+			// One target's failure, reported for that target: it does
+			// not count towards stopping the run.
+			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrNoRoute)
+		}
 		c.failures++
 		if c.failures >= c.cfg.MaxConsecutiveFailures {
 			return sent, fmt.Errorf("%w (%d); last: %v", ErrTooManyFailures, c.failures, err)
@@ -298,8 +303,6 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			continue
 		case errors.Is(err, unix.EPERM):
 			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrFirewall)
-		case errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH):
-			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrNoRoute)
 		}
 		return sent, os.NewSyscallError("sendmmsg", err)
 	}

@@ -229,6 +229,16 @@ func TestRoute(t *testing.T) {
 	if _, err := c.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000, 80, 1), ip("192.0.2.1")}}); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("send outside the lab: %v", err)
 	}
+	// A destination without a route is that destination's failure, not
+	// the run's: however many in a row, each is ErrNoRoute, never
+	// ErrTooManyFailures (the kernel refuses them; nothing leaves).
+	strict := listen(t, l, &Config{MaxConsecutiveFailures: 3})
+	for i := range 10 {
+		_, err := strict.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000+uint16(i), 80, 1), ip("192.0.2.1")}})
+		if !errors.Is(err, ErrNoRoute) || errors.Is(err, ErrTooManyFailures) {
+			t.Fatalf("unroutable send %d: %v, want only %v", i+1, err, ErrNoRoute)
+		}
+	}
 }
 
 func TestWithoutCapNetRaw(t *testing.T) {
