@@ -377,7 +377,11 @@ func (c *config) figureMemory(ctx context.Context, b *benchLab, rep *report) err
 		for _, ports := range []int{1, 256} {
 			for _, tool := range rotate(tools, r) {
 				probes := ports << 16
-				res, set, note, err := c.scanOnce(ctx, b, tool, rate, ports, c.scanLimit(tool, probes, c.memRate))
+				limit := c.scanLimit(tool, probes, c.memRate)
+				if ports > 1 {
+					limit = c.memLimit
+				}
+				res, set, note, err := c.scanOnce(ctx, b, tool, rate, ports, limit)
 				if err != nil {
 					return err
 				}

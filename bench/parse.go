@@ -114,7 +114,9 @@ func parseMasscan(r io.Reader) (openSet, error) {
 		}
 		a, err := netip.ParseAddr(f[3])
 		if err != nil {
-			return set, fmt.Errorf("masscan output: %w", err)
+			// A line cut short when masscan was stopped in the
+			// middle of writing it: not a report.
+			continue
 		}
 		set.add(a)
 	}

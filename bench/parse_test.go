@@ -52,7 +52,7 @@ func TestParseOpen(t *testing.T) {
 
 func TestParseMasscan(t *testing.T) {
 	// masscan's -oL list format, as its documentation gives it.
-	in := "#masscan\nopen tcp 80 198.19.0.1 1764060000\nopen tcp 80 198.19.0.1 1764060001\nclosed tcp 81 198.19.0.2 1764060000\nopen tcp 80 10.0.0.1 1764060000\n# end\n"
+	in := "#masscan\nopen tcp 80 198.19.0.1 1764060000\nopen tcp 80 198.19.0.1 1764060001\nclosed tcp 81 198.19.0.2 1764060000\nopen tcp 80 10.0.0.1 1764060000\n# end\nopen tcp 80 198"
 	set, err := parseMasscan(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)

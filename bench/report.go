@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -365,4 +367,46 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%d µs", d.Round(time.Microsecond).Microseconds())
 	}
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// mergeFrom takes from an earlier results.json the figures this run does
+// not measure (so one figure can be measured again on its own), with that
+// run's configuration noted.
+func (r *report) mergeFrom(path string, measuring []string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var old report
+	if err := json.Unmarshal(b, &old); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	kept := false
+	if !slices.Contains(measuring, "1") {
+		r.Send, kept = old.Send, kept || len(old.Send) > 0
+	}
+	if !slices.Contains(measuring, "2") {
+		r.Scan, kept = old.Scan, kept || len(old.Scan) > 0
+	}
+	if !slices.Contains(measuring, "3") {
+		for _, l := range old.Latency {
+			for _, us := range l.ErrorsUS {
+				l.errs = append(l.errs, time.Duration(us)*time.Microsecond)
+			}
+			r.Latency = append(r.Latency, l)
+		}
+		kept = kept || len(old.Latency) > 0
+	}
+	if !slices.Contains(measuring, "4") {
+		r.Memory, kept = old.Memory, kept || len(old.Memory) > 0
+	}
+	if kept {
+		r.Config["merged-from-run"] = old.Started.UTC().Format(time.RFC3339)
+		for k, v := range old.Config {
+			if _, ok := r.Config[k]; !ok {
+				r.Config[k] = v
+			}
+		}
+	}
+	return nil
 }

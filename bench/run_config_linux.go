@@ -29,6 +29,7 @@ type config struct {
 	sendProbes  int
 	sendLimit   time.Duration
 	nmapLimit   time.Duration
+	memLimit    time.Duration
 	latProbes   int
 	latInterval time.Duration
 	figures     string
@@ -76,7 +77,7 @@ func (c *config) hasTxPacket() bool {
 	return strings.Contains(string(out), "--tx")
 }
 
-var peers = []string{"zmap", "masscan", "nmap", "hping3", "nping", "trafgen", "tcpdump"}
+var peers = []string{"zmap", "masscan", "nmap", "hping3", "nping", "trafgen", "tcpdump", "/usr/bin/time"}
 
 func run(ctx context.Context, args []string) error {
 	c := &config{}
@@ -90,12 +91,14 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.sendProbes, "send-probes", 1<<21, "SYNs each tool sends in figure 1 (a multiple of 32,768)")
 	fs.DurationVar(&c.sendLimit, "send-limit", 20*time.Second, "longest a tool may take in figure 1")
 	fs.DurationVar(&c.nmapLimit, "nmap-limit", 120*time.Second, "longest nmap may take for a scan")
+	fs.DurationVar(&c.memLimit, "mem-limit", 60*time.Second, "longest a tool may take for 16,777,216 probes in figure 4 (then it is stopped and its peak so far reported)")
 	fs.IntVar(&c.latProbes, "lat-probes", 200, "probes per tool and link in figure 3")
 	fs.DurationVar(&c.latInterval, "lat-interval", 50*time.Millisecond, "time between probes in figure 3 (longer than the delayed link's 40 ms, so no tool has two in flight)")
 	fs.StringVar(&c.figures, "figures", "1,2,3,4", "which figures to measure")
 	tools := fs.String("tools", "", "only these tools (comma-separated; default all)")
 	fs.StringVar(&c.out, "out", "bench/results", "write RESULTS.md and results.json here")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on stderr")
+	merge := fs.Bool("merge", false, "keep the figures of OUT/results.json that this run does not measure")
 	hold := fs.Bool("hold", false, "bring the lab up, print it and wait for Ctrl-C (for exploring by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -116,7 +119,7 @@ func run(ctx context.Context, args []string) error {
 	var missing []string
 	for _, p := range append([]string{c.synprobe}, peers...) {
 		base := filepath.Base(p)
-		if p != c.synprobe && !c.want(base) && base != "tcpdump" {
+		if p != c.synprobe && !c.want(base) && base != "tcpdump" && base != "time" {
 			continue
 		}
 		if _, err := exec.LookPath(p); err != nil {
@@ -124,7 +127,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("not installed: %s (Debian: apt-get install zmap masscan nmap hping3 netsniff-ng tcpdump; synprobe: make build)", strings.Join(missing, ", "))
+		return fmt.Errorf("not installed: %s (Debian: apt-get install zmap masscan nmap hping3 netsniff-ng tcpdump time; synprobe: make build)", strings.Join(missing, ", "))
 	}
 	var err error
 	if c.tmp, err = os.MkdirTemp("", "synprobe-bench-"); err != nil {
@@ -155,9 +158,14 @@ func run(ctx context.Context, args []string) error {
 
 	rep := &report{Started: time.Now(), Machine: machineInfo(), Config: map[string]string{
 		"runs": strconv.Itoa(c.runs), "mem-runs": strconv.Itoa(c.memRuns), "rate": strconv.Itoa(c.rate), "mem-rate": strconv.Itoa(c.memRate),
-		"cooldown": c.cooldown.String(), "send-probes": strconv.Itoa(c.sendProbes), "lat-probes": strconv.Itoa(c.latProbes),
+		"mem-limit": c.memLimit.String(), "cooldown": c.cooldown.String(), "send-probes": strconv.Itoa(c.sendProbes), "lat-probes": strconv.Itoa(c.latProbes),
 		"lat-interval": c.latInterval.String(), "wire": string(b.WireMode),
 	}}
+	if *merge {
+		if err := rep.mergeFrom(filepath.Join(c.out, "results.json"), strings.Split(c.figures, ",")); err != nil {
+			return err
+		}
+	}
 	memProbes := [2]int{1 << 16, 1 << 24}
 	steps := []struct {
 		fig string

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,13 +78,19 @@ func (b *benchLab) run(ctx context.Context, spec runSpec) (runResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir) // masscan leaves paused.conf behind on SIGINT
-	args := append([]string{"netns", "exec", b.Namespace("prober")}, spec.argv...)
-	cmd := exec.Command("ip", args...)
+	// GNU time forks the tool with fork(), not vfork: a child that Go
+	// starts shares the harness's memory until it execs, and the kernel
+	// would carry the harness's peak RSS into the tool's rusage. time's
+	// own %M is the tool's (over a floor of ip's few MB, the same for all).
+	rss := filepath.Join(dir, "rss")
+	args := append([]string{"-f", "%M", "-o", rss, "ip", "netns", "exec", b.Namespace("prober")}, spec.argv...)
+	cmd := exec.Command("/usr/bin/time", args...)
 	cmd.Dir = dir
 	cmd.Stdout = spec.stdout
 	stderr := &markWriter{mark: spec.doneMark, seen: make(chan time.Time, 1)}
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group: signals go to the tool, not only to time.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	var base uint64
 	if spec.counter != nil {
 		if base, err = spec.counter(); err != nil {
@@ -107,8 +115,19 @@ func (b *benchLab) run(ctx context.Context, spec runSpec) (runResult, error) {
 	stop := func(why string) {
 		if res.stopped == "" {
 			res.stopped = why
-			cmd.Process.Signal(syscall.SIGINT)
-			time.AfterFunc(2*time.Second, func() { cmd.Process.Kill() })
+			// SIGINT to the group (time ignores it while it waits);
+			// SIGKILL later to the tool alone, so that time lives on
+			// to write the tool's peak RSS.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			time.AfterFunc(5*time.Second, func() {
+				kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+				for _, f := range strings.Fields(string(kids)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+				time.AfterFunc(2*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+			})
 		}
 	}
 	var waitErr error
@@ -155,8 +174,13 @@ loop:
 			res.samples = append(res.samples, sample{time.Now(), n})
 		}
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKB = ru.Maxrss
+	if b, err := os.ReadFile(rss); err == nil {
+		// The last line: time puts "Command exited with non-zero
+		// status" or "Command terminated by signal" first.
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			res.rssKB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+		}
 	}
 	res.stderr = tail(stderr.String(), 400)
 	if waitErr != nil && res.stopped == "" {
