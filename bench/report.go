@@ -330,7 +330,11 @@ func (r *report) markdown(w io.Writer, memProbes [2]int) {
 			b, s2, n2 := r.memoryMedian(t, memProbes[1])
 			note := strings.Trim(n1+"; "+n2, "; ")
 			if s1+s2 != "" {
-				note = strings.Trim(note+"; stopped: "+strings.Trim(s1+" "+s2, " "), "; ")
+				stops := strings.Trim(s1+"; "+s2, "; ")
+				if s1 == s2 {
+					stops = s1
+				}
+				note = strings.Trim(note+"; stopped: "+stops, "; ")
 			}
 			p("| %s | %s MB | %s MB | %s | %s |\n", t, fmtNum(a/1024, 1), fmtNum(b/1024, 1), ratio(b, a), note)
 		}
@@ -402,8 +406,22 @@ func (r *report) mergeFrom(path string, measuring []string) error {
 	}
 	if kept {
 		r.Config["merged-from-run"] = old.Started.UTC().Format(time.RFC3339)
+		// A setting of a figure kept from the earlier run is that run's.
+		figureOf := func(k string) string {
+			switch {
+			case strings.HasPrefix(k, "send-"):
+				return "1"
+			case k == "rate" || k == "runs" || k == "cooldown":
+				return "2"
+			case strings.HasPrefix(k, "lat-"):
+				return "3"
+			case strings.HasPrefix(k, "mem-"):
+				return "4"
+			}
+			return ""
+		}
 		for k, v := range old.Config {
-			if _, ok := r.Config[k]; !ok {
+			if f := figureOf(k); f != "" && !slices.Contains(measuring, f) {
 				r.Config[k] = v
 			}
 		}
