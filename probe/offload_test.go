@@ -3,15 +3,12 @@
 package probe
 
 import (
-	"fmt"
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
-	"golang.org/x/sys/unix"
 )
 
 // TestOffloadedChecksumsCount: a target one veth away with TX checksum
@@ -23,7 +20,7 @@ import (
 func TestOffloadedChecksumsCount(t *testing.T) {
 	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{{Name: "near", Role: lab.RoleTarget, Parent: lab.ProberName,
 		Addr: mustAddr("198.18.20.10"), Link: lab.Link{Subnet: mustPrefix("198.18.20.0/24")}, OpenPorts: []uint16{80}}}})
-	if err := l.Do("near", func() error { return setTxChecksum(lab.UplinkInterface, true) }); err != nil {
+	if err := l.Do("near", func() error { return lab.SetTxChecksumOffload(lab.UplinkInterface, true) }); err != nil {
 		t.Fatal(err)
 	}
 	conn := openInLab(t, l)
@@ -50,29 +47,4 @@ func TestOffloadedChecksumsCount(t *testing.T) {
 	if prog.Malformed.Load() != 0 {
 		t.Errorf("%d malformed", prog.Malformed.Load())
 	}
-}
-
-// setTxChecksum turns TX checksum offload on or off for ifname in the
-// calling thread's namespace (ETHTOOL_STXCSUM).
-func setTxChecksum(ifname string, on bool) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	val := struct{ cmd, data uint32 }{0x17, 0} // ETHTOOL_STXCSUM
-	if on {
-		val.data = 1
-	}
-	var ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data uintptr
-		_    [16]byte
-	}
-	copy(ifr.name[:], ifname)
-	ifr.data = uintptr(unsafe.Pointer(&val))
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); e != 0 {
-		return fmt.Errorf("ethtool STXCSUM on %s: %w", ifname, e)
-	}
-	return nil
 }
