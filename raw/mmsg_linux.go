@@ -63,6 +63,20 @@ func (m *mmsg) do(fd uintptr) bool {
 }
 
 // setSend points message i at packet b for dst.
+// sendNow sends messages [from, to) through rc without blocking: a full
+// socket buffer is ENOBUFS or EAGAIN for the caller's back-off.
+func (m *mmsg) sendNow(rc syscall.RawConn, from, to int) (int, error) {
+	m.start, m.count, m.flags = from, to-from, unix.MSG_DONTWAIT
+	m.n, m.errno = 0, 0
+	if err := rc.Write(m.now); err != nil {
+		return 0, err
+	}
+	if m.errno != 0 {
+		return 0, m.errno
+	}
+	return m.n, nil
+}
+
 func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
 	m.iovs[i].Base = &b[0]
 	m.iovs[i].SetLen(len(b))

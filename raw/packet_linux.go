@@ -538,18 +538,7 @@ func (pk *packetTx) invalidate() {
 }
 
 // sendmmsg sends frames [from, to) without blocking.
-func (pk *packetTx) sendmmsg(from, to int) (int, error) {
-	m := pk.pm
-	m.start, m.count, m.flags = from, to-from, unix.MSG_DONTWAIT
-	m.n, m.errno = 0, 0
-	if err := pk.rc.Write(m.now); err != nil {
-		return 0, err
-	}
-	if m.errno != 0 {
-		return 0, m.errno
-	}
-	return m.n, nil
-}
+func (pk *packetTx) sendmmsg(from, to int) (int, error) { return pk.pm.sendNow(pk.rc, from, to) }
 
 func prefixMask(bits int) uint32 {
 	if bits <= 0 {

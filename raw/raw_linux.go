@@ -316,20 +316,8 @@ func (c *Conn) Stats() TxStats {
 	return c.stats
 }
 
-// sendmmsg sends messages [from, to) of c.wm without blocking: a full
-// socket buffer is ENOBUFS or EAGAIN for the caller's back-off.
-func (c *Conn) sendmmsg(from, to int) (int, error) {
-	m := c.wm
-	m.start, m.count, m.flags = from, to-from, unix.MSG_DONTWAIT
-	m.n, m.errno = 0, 0
-	if err := c.sendRC.Write(m.now); err != nil {
-		return 0, err
-	}
-	if m.errno != 0 {
-		return 0, m.errno
-	}
-	return m.n, nil
-}
+// sendmmsg sends messages [from, to) of c.wm without blocking.
+func (c *Conn) sendmmsg(from, to int) (int, error) { return c.wm.sendNow(c.sendRC, from, to) }
 
 // recvmmsg receives up to count messages into c.rm, waiting through the
 // runtime poller (so deadlines apply) unless c.rm.flags says not to.
