@@ -17,8 +17,16 @@ import (
 // ICMP error, and the latency reported is the SYN-ACK's, to the
 // nanosecond (the fake's clock, not the engine's). Replies after that (a
 // retransmitted SYN-ACK, a second ICMP error, a RST) are duplicates:
-// counted, never reported.
+// counted, never reported. Transmit stamps come tagged with their packet's
+// ID, and again as copies of the packet (kernels before 6.13): the
+// latencies are the same.
 func TestSynAckOutranksICMPWithItsOwnLatency(t *testing.T) {
+	for _, copies := range []bool{false, true} {
+		t.Run(fmt.Sprint("copy-stamps-", copies), func(t *testing.T) { synAckOutranksICMP(t, copies) })
+	}
+}
+
+func synAckOutranksICMP(t *testing.T, copyStamps bool) {
 	router := mustAddr("198.18.2.2")
 	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
 		if p.TCP.Flags != craft.FlagSYN {
@@ -39,6 +47,7 @@ func TestSynAckOutranksICMPWithItsOwnLatency(t *testing.T) {
 			f.queueReply(icmpUnreach(p, 3, router), at.Add(8*time.Millisecond))
 		}
 	})
+	f.copyStamps = copyStamps
 	c, prog := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{80, 81, 82}})
 	if len(c.rs) != 3 {
 		t.Fatalf("%d results, want 3: %+v", len(c.rs), c.rs)
@@ -69,6 +78,49 @@ func TestSynAckOutranksICMPWithItsOwnLatency(t *testing.T) {
 	}
 	if o, cl, fi := prog.Open.Load(), prog.Closed.Load(), prog.Filtered.Load(); o != 1 || cl != 1 || fi != 1 {
 		t.Errorf("progress: %d open, %d closed, %d filtered, want 1 each", o, cl, fi)
+	}
+}
+
+// TestICMPHeldInBoundedMemory: a firewall answers every probe of a fast
+// scan with an ICMP error at once. Each is held back for a timeout (a
+// SYN-ACK would outrank it), but never more than pendingMax at a time:
+// the oldest goes early. Every probe still gets exactly one result, with
+// its ICMP error and its latency.
+func TestICMPHeldInBoundedMemory(t *testing.T) {
+	router := mustAddr("198.18.2.2")
+	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags == craft.FlagSYN {
+			f.queueReply(icmpUnreach(p, 13, router), at.Add(time.Millisecond))
+		}
+	})
+	const probes = 3 * pendingMax
+	s, err := newScanner(ScanConfig{Targets: targets(t, "198.19.0.0/20"), Ports: []uint16{80, 443, 8080}, Rate: 1_000_000,
+		Timeout: 10 * time.Second, Cooldown: 200 * time.Millisecond}, f, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []Result
+	maxHeld := 0
+	s.emit = func(r Result, _ int) {
+		rs = append(rs, r)
+		maxHeld = max(maxHeld, len(s.pending))
+	}
+	if err := s.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if maxHeld > pendingMax {
+		t.Errorf("%d ICMP results held at once, want at most %d", maxHeld, pendingMax)
+	}
+	seen := map[netip.AddrPort]bool{}
+	for _, r := range rs {
+		ap := netip.AddrPortFrom(r.Addr, r.Port)
+		if seen[ap] || r.State != StateFiltered || r.ICMPCode != 13 || r.ICMPFrom != router || r.Has&HasRTT == 0 || r.RTT != time.Millisecond {
+			t.Fatalf("%v: %+v (seen before: %v)", ap, r, seen[ap])
+		}
+		seen[ap] = true
+	}
+	if len(seen) != probes {
+		t.Fatalf("%d results for %d probes", len(seen), probes)
 	}
 }
 

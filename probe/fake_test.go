@@ -37,11 +37,15 @@ type fakeConn struct {
 	lookups int          // route lookups
 	stamps  []sentPacket // transmit stamps not read yet
 	queue   []sentPacket // replies not read yet
+	// copyStamps has stamps carry a copy of their packet, as on kernels
+	// before 6.13, instead of the packet's ID.
+	copyStamps bool
 }
 
 type sentPacket struct {
 	b  []byte
 	at time.Time
+	id uint32
 }
 
 func newFake(respond func(f *fakeConn, p *craft.Packet, at time.Time)) *fakeConn {
@@ -62,7 +66,7 @@ func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 		}
 		if f.refuse != nil {
 			if err := f.refuse(&p); err != nil {
-				f.refused = append(f.refused, sentPacket{append([]byte(nil), o.Buf...), time.Now()})
+				f.refused = append(f.refused, sentPacket{append([]byte(nil), o.Buf...), time.Now(), o.ID})
 				f.failures++
 				if f.failures >= max {
 					return i, fmt.Errorf("%w (%d); last: %v", raw.ErrTooManyFailures, f.failures, err)
@@ -73,8 +77,8 @@ func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 		f.failures = 0
 		now := time.Now()
 		b := append([]byte(nil), o.Buf...)
-		f.sent = append(f.sent, sentPacket{b, now})
-		f.stamps = append(f.stamps, sentPacket{b, now})
+		f.sent = append(f.sent, sentPacket{b, now, o.ID})
+		f.stamps = append(f.stamps, sentPacket{b, now, o.ID})
 		if f.respond != nil {
 			f.respond(f, &p, now)
 		}
@@ -84,7 +88,7 @@ func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 
 // queueReply makes b readable now, with kernel receive time at.
 func (f *fakeConn) queueReply(b []byte, at time.Time) {
-	f.queue = append(f.queue, sentPacket{b, at})
+	f.queue = append(f.queue, sentPacket{b, at, 0})
 }
 
 func (f *fakeConn) ReadBatch(msgs []raw.Incoming) (int, error) {
@@ -112,7 +116,11 @@ func (f *fakeConn) ReadTxTimestamps(out []raw.TxStamp) (int, error) {
 	for n < len(out) && len(f.stamps) > 0 {
 		s := f.stamps[0]
 		f.stamps = f.stamps[1:]
-		out[n].N = copy(out[n].Buf, s.b)
+		if f.copyStamps {
+			out[n].N, out[n].HasID = copy(out[n].Buf, s.b), false
+		} else {
+			out[n].N, out[n].ID, out[n].HasID = 0, s.id, true
+		}
 		out[n].Time, out[n].Kernel = s.at, true
 		n++
 	}

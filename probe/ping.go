@@ -107,8 +107,10 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 	dst, dport := p.cfg.Target.Addr(), p.cfg.Target.Port()
 	buf := make([]byte, s.tpl.Len())
 	msgs, stamps := rxBuffers(16, 16)
-	// Route every settled reply of the scanner's validation to this ping.
+	// Route every settled reply of the scanner's validation to this ping;
+	// an ICMP error settles a ping at once.
 	s.emit = func(r Result, try int) { p.got, p.gotTry, p.gotOK = r, try, true }
+	s.settleICMPNow = true
 	s.log.Debug().Stringer("target", p.cfg.Target).Int("count", p.cfg.Count).Dur("interval", p.cfg.Interval).
 		Dur("timeout", p.cfg.Timeout).Dur("min_timeout", p.cfg.MinTimeout).Stringer("source", s.src).
 		Int("source_ports", int(s.portRange)).Msg("ping start")
@@ -126,7 +128,8 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 			return p.summary(), werr
 		}
 		sentAt := time.Now()
-		if _, werr := s.conn.WriteBatch([]raw.Outgoing{{Buf: buf[:n], Dst: dst}}); werr != nil {
+		out := []raw.Outgoing{{Buf: buf[:n], Dst: dst, ID: s.sent.add(key(dst, dport, sport))}}
+		if _, werr := s.conn.WriteBatch(out); werr != nil {
 			var reason Reason
 			switch {
 			case errors.Is(werr, raw.ErrNoRoute):
@@ -207,11 +210,6 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 			s.answered[0].Store(0)
 			p.gotOK = false
 			s.handle(&msgs[i])
-			for idx, pe := range s.pending { // ICMP settles a ping at once
-				delete(s.pending, idx)
-				delete(s.txTimes, pe.k)
-				p.got, p.gotTry, p.gotOK = pe.r, pe.try, true
-			}
 			if p.gotOK && p.gotTry == try && !found {
 				got, found = p.got, true
 			}

@@ -101,11 +101,20 @@ type scanner struct {
 	// both to count the probes sent for a target:port.
 	passesDone, passNow atomic.Int32
 
+	// sent maps the IDs that tag transmit stamps to probes: written by
+	// the sender, read by the receiver (see txtimes.go).
+	sent *sentLog
 	// Receiver state: touched only by the receiving goroutine (and by the
 	// final flush after it stopped).
-	txTimes map[uint64]txTime
-	pending map[uint64]pendingICMP
-	rxPkt   craft.Packet
+	tx        *txTable
+	unstamped uint64 // transmit stamps whose probe had left the sent log
+	// pending holds ICMP-settled results back; pendingQ is the order they
+	// came in (so the order they expire in), a ring of at most pendingMax.
+	pending       map[uint64]pendingICMP
+	pendingQ      []uint64
+	pqHead, pqLen int
+	settleICMPNow bool // ping: an ICMP error settles its probe at once
+	rxPkt         craft.Packet
 	// AES scratch of the sending and of the receiving goroutine.
 	txScratch, rxScratch scratch
 	// RSTs for the SYN-ACKs of one receive batch, sent together.
@@ -114,10 +123,10 @@ type scanner struct {
 	emitMu  sync.Mutex
 }
 
-type txTime struct {
-	t      time.Time
-	kernel bool
-}
+// pendingMax bounds the ICMP-settled results held back at once: past it,
+// the oldest is let go early. A firewall that answers every probe of a
+// fast scan with an ICMP error costs no more memory than a slow one.
+const pendingMax = 4096
 
 // pendingICMP is a result an ICMP error settled, held back for one
 // timeout because a SYN-ACK or RST for the same target:port outranks it.
@@ -166,7 +175,8 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	}
 	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, tries: cfg.Retries + 1,
 		portLo: uint32(cfg.SourcePortLo), portRange: uint32(cfg.SourcePortHi) - uint32(cfg.SourcePortLo) + 1,
-		txTimes: make(map[uint64]txTime, 1024), pending: map[uint64]pendingICMP{}}
+		sent: new(sentLog), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
+		pending: map[uint64]pendingICMP{}, pendingQ: make([]uint64, pendingMax)}
 	if uint32(s.tries) > s.portRange {
 		return nil, fmt.Errorf("%d tries need as many source ports; the range has %d", s.tries, s.portRange)
 	}
@@ -318,7 +328,7 @@ func (s *scanner) run(ctx context.Context) error {
 		Uint64("filtered", p.Filtered.Load()).Uint64("no_route", p.NoRoute.Load()).Uint64("local_firewall", p.LocalFirewall.Load()).
 		Uint64("duplicates", p.Duplicates.Load()).Uint64("malformed", p.Malformed.Load()).Uint64("unmatched", p.Unmatched.Load()).
 		Uint64("resets", p.Resets.Load()).Uint64("tx_kernel", p.TxKernel.Load()).Uint64("tx_user", p.TxUser.Load()).
-		Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
+		Uint64("tx_unmatched", s.unstamped).Uint64("tx_evicted", s.tx.evicted).Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
 	if sendErr != nil {
 		return sendErr
 	}
@@ -327,6 +337,11 @@ func (s *scanner) run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// maxPacingLag is how far behind its schedule the sender may fall and still
+// catch up: stalls up to this long cost no probes over the second they
+// fall in.
+const maxPacingLag = 250 * time.Millisecond
 
 // send walks the order once per try, pacing batches to cfg.Rate.
 func (s *scanner) send(ctx context.Context) error {
@@ -338,6 +353,7 @@ func (s *scanner) send(ctx context.Context) error {
 	out := make([]raw.Outgoing, 0, batchSize)
 	outIdx := make([]uint64, 0, batchSize) // the probe of each packet in out
 	interval := time.Second / time.Duration(s.cfg.Rate)
+	maxLag := max(maxPacingLag, time.Duration(2*batchSize)*interval)
 	start := time.Now()
 	var sent uint64
 	var sendErr error
@@ -378,13 +394,15 @@ func (s *scanner) send(ctx context.Context) error {
 			return true
 		}
 		// Pace on an absolute schedule: the k'th packet leaves at
-		// start + k/rate. A scan that fell behind by more than a batch
-		// restarts its schedule instead of bursting to catch up.
+		// start + k/rate. A sender held up (a busy CPU, a slow wakeup)
+		// catches up at full speed, so the count over a second stays
+		// right; but it never owes more than maxLag, so a long stall
+		// is not made up by a flood afterwards.
 		due := start.Add(time.Duration(sent) * interval)
 		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
-		} else if -wait > time.Duration(2*batchSize)*interval {
-			start, sent = time.Now(), 0
+		} else if -wait > maxLag {
+			start = start.Add(-wait - maxLag)
 		}
 		i := 0
 		for i < len(out) {
@@ -474,7 +492,7 @@ func (s *scanner) send(ctx context.Context) error {
 				sendErr = err
 				return false
 			}
-			out = append(out, raw.Outgoing{Buf: b[:n], Dst: dst})
+			out = append(out, raw.Outgoing{Buf: b[:n], Dst: dst, ID: s.sent.add(key(dst, dport, sport))})
 			outIdx = append(outIdx, idx)
 			if len(out) == batchSize {
 				return flush()
@@ -560,7 +578,7 @@ func (s *scanner) triesFor(dst netip.Addr, dport uint16, t int) int {
 		n += done - (t + 1)
 	}
 	if p := int(s.passNow.Load()); p >= done && p > t {
-		if _, ok := s.txTimes[key(dst, dport, s.sport(&s.rxScratch, dst, dport, p))]; ok {
+		if s.tx.has(key(dst, dport, s.sport(&s.rxScratch, dst, dport, p))) {
 			n++
 		}
 	}
@@ -617,10 +635,25 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 	for {
 		n, err := s.conn.ReadTxTimestamps(stamps)
 		for _, st := range stamps[:n] {
-			if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP {
-				continue
+			var k uint64
+			switch {
+			case st.HasID && st.ID == 0:
+				continue // a RST's
+			case st.HasID:
+				var ok bool
+				if k, ok = s.sent.key(st.ID); !ok {
+					s.unstamped++
+					continue
+				}
+			default:
+				// A kernel that cannot tag stamps sends a copy of
+				// the packet: the probe's key is in it.
+				if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP || pk.TCP.Flags&craft.FlagSYN == 0 {
+					continue
+				}
+				k = key(pk.IP.Dst, pk.TCP.DstPort, pk.TCP.SrcPort)
 			}
-			s.txTimes[key(pk.IP.Dst, pk.TCP.DstPort, pk.TCP.SrcPort)] = txTime{st.Time, st.Kernel}
+			s.tx.put(k, st.Time, st.Kernel)
 			if st.Kernel {
 				s.prog.TxKernel.Add(1)
 			} else {
@@ -633,21 +666,39 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 	}
 }
 
-// sweep forgets transmit times nobody answered and emits ICMP-settled
-// results whose wait for a better answer is over.
+// sweep emits the ICMP-settled results whose wait for a better answer is
+// over. (Transmit times need no sweeping: txTable makes room by itself.)
 func (s *scanner) sweep(now time.Time) {
-	horizon := now.Add(-2*s.cfg.Timeout - s.cfg.Cooldown)
-	for k, t := range s.txTimes {
-		if t.t.Before(horizon) {
-			delete(s.txTimes, k)
+	for s.pqLen > 0 {
+		p, ok := s.pending[s.pendingQ[s.pqHead]]
+		if ok && !now.After(p.expires) {
+			return
 		}
+		s.releaseOldest()
 	}
-	for idx, p := range s.pending {
-		if now.After(p.expires) {
-			delete(s.pending, idx)
-			delete(s.txTimes, p.k)
-			s.doEmit(p.r, p.try)
-		}
+}
+
+// hold keeps the ICMP-settled result p of probe idx back until it expires,
+// letting the oldest held go first when pendingMax are held.
+func (s *scanner) hold(idx uint64, p pendingICMP) {
+	if s.pqLen == len(s.pendingQ) {
+		s.releaseOldest()
+	}
+	s.pendingQ[(s.pqHead+s.pqLen)%len(s.pendingQ)] = idx
+	s.pqLen++
+	s.pending[idx] = p
+}
+
+// releaseOldest takes the oldest entry off the queue and emits its result
+// unless a SYN-ACK or RST has replaced it.
+func (s *scanner) releaseOldest() {
+	idx := s.pendingQ[s.pqHead]
+	s.pqHead = (s.pqHead + 1) % len(s.pendingQ)
+	s.pqLen--
+	if p, ok := s.pending[idx]; ok {
+		delete(s.pending, idx)
+		s.tx.del(p.k)
+		s.doEmit(p.r, p.try)
 	}
 }
 
@@ -741,7 +792,7 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 		}
 		delete(s.pending, idx)
 		if p.k != k {
-			delete(s.txTimes, p.k)
+			s.tx.del(p.k)
 		}
 		s.prog.Filtered.Add(^uint64(0))
 		// No probe went out after the ICMP error settled it.
@@ -768,7 +819,7 @@ func (s *scanner) handleTCP(pk *craft.Packet, m *raw.Incoming) {
 		r.TSval, r.TSecr = o.TSval, o.TSecr
 	}
 	s.setRTT(&r, k, m)
-	delete(s.txTimes, k) // final: no later reply needs it
+	s.tx.del(k) // final: no later reply needs it
 	if r.State == StateOpen {
 		s.prog.Open.Add(1)
 	} else {
@@ -789,14 +840,14 @@ func fillIP(r *Result, pk *craft.Packet) {
 // not final, and a SYN-ACK or RST that outranks it needs the same time
 // for its own latency. Whoever makes a result final forgets it.
 func (s *scanner) setRTT(r *Result, k uint64, m *raw.Incoming) {
-	tx, ok := s.txTimes[k]
+	t, kernel, ok := s.tx.get(k)
 	if !ok {
 		return
 	}
 	r.Has |= HasRTT
-	r.RTT = m.Time.Sub(tx.t)
+	r.RTT = m.Time.Sub(t)
 	r.Clock = ClockUser
-	if tx.kernel && m.Kernel {
+	if kernel && m.Kernel {
 		r.Clock = ClockKernel
 	}
 }
@@ -832,8 +883,13 @@ func (s *scanner) handleICMP(pk *craft.Packet, m *raw.Incoming) {
 	k := key(target, tport, sport)
 	s.setRTT(&r, k, m)
 	s.prog.Filtered.Add(1)
+	if s.settleICMPNow {
+		s.tx.del(k)
+		s.doEmit(r, try)
+		return
+	}
 	// Hold it: a SYN-ACK or RST for the same probe still outranks it.
-	s.pending[idx] = pendingICMP{r: r, k: k, try: try, expires: time.Now().Add(s.cfg.Timeout)}
+	s.hold(idx, pendingICMP{r: r, k: k, try: try, expires: time.Now().Add(s.cfg.Timeout)})
 }
 
 // reset ends the half-open connection a SYN-ACK started. The local kernel,
@@ -881,10 +937,8 @@ func (s *scanner) flushResets() {
 // flush emits what is still pending and, for every probe sent but never
 // answered, a filtered/no-response result.
 func (s *scanner) flush() {
-	for idx, p := range s.pending {
-		delete(s.pending, idx)
-		delete(s.txTimes, p.k)
-		s.doEmit(p.r, p.try)
+	for s.pqLen > 0 {
+		s.releaseOldest()
 	}
 	tries := max(int(s.passesDone.Load()), 1)
 	now := time.Now()

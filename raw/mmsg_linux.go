@@ -62,7 +62,6 @@ func (m *mmsg) do(fd uintptr) bool {
 	return e != unix.EAGAIN
 }
 
-// setSend points message i at packet b for dst.
 // sendNow sends messages [from, to) through rc without blocking: a full
 // socket buffer is ENOBUFS or EAGAIN for the caller's back-off.
 func (m *mmsg) sendNow(rc syscall.RawConn, from, to int) (int, error) {
@@ -77,6 +76,8 @@ func (m *mmsg) sendNow(rc syscall.RawConn, from, to int) (int, error) {
 	return m.n, nil
 }
 
+// setSend points message i at packet b for dst, without control
+// messages.
 func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
 	m.iovs[i].Base = &b[0]
 	m.iovs[i].SetLen(len(b))
@@ -84,6 +85,16 @@ func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
 	h := &m.hdrs[i].hdr
 	h.Name = (*byte)(unsafe.Pointer(&m.addrs[i]))
 	h.Namelen = unix.SizeofSockaddrInet4
+	h.Control = nil
+	h.SetControllen(0)
+}
+
+// setTag gives message i, already set up for sending, the ID its transmit
+// stamp carries (SCM_TS_OPT_ID).
+func (m *mmsg) setTag(i int, id uint32) {
+	h := &m.hdrs[i].hdr
+	h.Control = &m.oob[i][0]
+	h.SetControllen(putCmsgU32(m.oob[i][:], unix.SOL_SOCKET, scmTsOptID, id))
 }
 
 // setSendLL points message i at Ethernet frame b for interface ifindex.
@@ -96,6 +107,8 @@ func (m *mmsg) setSendLL(i int, b []byte, ifindex int) {
 	h := &m.hdrs[i].hdr
 	h.Name = (*byte)(unsafe.Pointer(&m.lls[i]))
 	h.Namelen = unix.SizeofSockaddrLinklayer
+	h.Control = nil
+	h.SetControllen(0)
 }
 
 // htons puts v in network byte order, as sockaddr_ll.sll_protocol holds it.

@@ -112,16 +112,23 @@ func stats(t *testing.T, c *Conn, raw, packet uint64) {
 // packet, and each stamp precedes the reply's receive stamp.
 func TestPacketPathHandshake(t *testing.T) {
 	l := packetLab(t)
+	for _, mode := range []stampMode{stampTagged, stampCopy} {
+		t.Run(mode.String(), func(t *testing.T) { packetHandshake(t, l, mode) })
+	}
+}
+
+func packetHandshake(t *testing.T, l *lab.Lab, mode stampMode) {
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 	if tx, rx := c.KernelTimestamps(); !tx || !rx {
 		t.Fatalf("kernel timestamps tx %v rx %v", tx, rx)
 	}
+	useStamps(t, c, mode)
 	src, near, far := l.Addr(lab.ProberName), l.Addr("near"), l.Addr("far")
-	pkts := []Outgoing{
-		{syn(t, nearSrc, near, 40001, 80, 1000), near}, // open
-		{syn(t, nearSrc, near, 40002, 81, 2000), near}, // closed
-		{syn(t, src, far, 40003, 80, 3000), far},       // open, one router away
-		{syn(t, src, far, 40004, 81, 4000), far},       // closed
+	pkts := []Outgoing{ // each tagged with its sequence number
+		{syn(t, nearSrc, near, 40001, 80, 1000), near, 1000}, // open
+		{syn(t, nearSrc, near, 40002, 81, 2000), near, 2000}, // closed
+		{syn(t, src, far, 40003, 80, 3000), far, 3000},       // open, one router away
+		{syn(t, src, far, 40004, 81, 4000), far, 4000},       // closed
 	}
 	before := time.Now()
 	if n, err := c.WriteBatch(pkts); n != len(pkts) || err != nil {
@@ -171,22 +178,57 @@ func TestPacketPathHandshake(t *testing.T) {
 		t.Fatalf("%d tx stamps for %d packets", len(stamps), len(pkts))
 	}
 	for _, s := range stamps {
-		var p craft.Packet
-		if err := p.Decode(s.Buf); err != nil || p.TCP.Flags != craft.FlagSYN {
-			t.Fatalf("tx stamp packet %x: %v", s.Buf, err)
-		}
-		rx, ok := rxAt[p.TCP.Seq]
+		seq := stampSeq(t, s, mode)
+		rx, ok := rxAt[seq]
 		if !ok {
-			t.Fatalf("tx stamp for seq %d, which was not sent", p.TCP.Seq)
+			t.Fatalf("tx stamp for seq %d, which was not sent", seq)
 		}
 		if !s.Kernel || s.Time.Before(before.Add(-time.Millisecond)) || s.Time.After(after) {
-			t.Errorf("seq %d: tx stamp %v kernel %v, outside the call %v..%v", p.TCP.Seq, s.Time, s.Kernel, before, after)
+			t.Errorf("seq %d: tx stamp %v kernel %v, outside the call %v..%v", seq, s.Time, s.Kernel, before, after)
 		}
 		if rtt := rx.Sub(s.Time); rtt <= 0 || rtt > 2*time.Millisecond {
-			t.Errorf("seq %d: kernel rx - tx = %v, want a positive lab round trip", p.TCP.Seq, rtt)
+			t.Errorf("seq %d: kernel rx - tx = %v, want a positive lab round trip", seq, rtt)
 		}
-		delete(rxAt, p.TCP.Seq)
+		delete(rxAt, seq)
 	}
+}
+
+// stampSeq is the sequence number of the SYN a transmit stamp is for: its
+// tag in mode stampTagged (the tests tag each SYN with its sequence
+// number), read from the packet copy the stamp carries in mode stampCopy.
+func stampSeq(t *testing.T, s TxStamp, mode stampMode) uint32 {
+	t.Helper()
+	if mode == stampTagged {
+		if !s.HasID || s.N != 0 {
+			t.Fatalf("tagged mode: stamp without its ID, or with a packet copy (%d bytes)", s.N)
+		}
+		return s.ID
+	}
+	if s.HasID {
+		t.Fatalf("copy mode: stamp with an ID")
+	}
+	var p craft.Packet
+	if err := p.Decode(s.Buf[:s.N]); err != nil || p.TCP.Flags != craft.FlagSYN {
+		t.Fatalf("tx stamp packet %x: %v", s.Buf[:s.N], err)
+	}
+	return p.TCP.Seq
+}
+
+// useStamps switches c to transmit-stamp mode m (stampCopy: what a kernel
+// before 6.13 gives); stampTagged fails the test on a kernel that cannot
+// tag stamps.
+func useStamps(t *testing.T, c *Conn, m stampMode) {
+	t.Helper()
+	if m == stampTagged {
+		if c.stamps != stampTagged {
+			t.Fatalf("this kernel does not tag transmit stamps (SCM_TS_OPT_ID): mode %d", c.stamps)
+		}
+		return
+	}
+	if err := c.setTxStamping(unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE); err != nil {
+		t.Fatal(err)
+	}
+	c.stamps = stampCopy
 }
 
 // A next hop missing from the kernel's neighbour table is left to the
@@ -230,7 +272,7 @@ func TestPacketPathFallback(t *testing.T) {
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 	send := func(sport uint16, seq uint32) {
 		t.Helper()
-		if n, err := c.WriteBatch([]Outgoing{{syn(t, nearSrc, near, sport, 80, seq), near}}); n != 1 || err != nil {
+		if n, err := c.WriteBatch([]Outgoing{{syn(t, nearSrc, near, sport, 80, seq), near, 0}}); n != 1 || err != nil {
 			t.Fatalf("WriteBatch: %d %v", n, err)
 		}
 		rs := collectCraft(t, c, 1, 2*time.Second)
@@ -269,7 +311,7 @@ func TestPacketPathFallback(t *testing.T) {
 	// The prober's own address: routed through lo, which has no MAC.
 	// The local stack answers the SYN to a closed port with a RST.
 	self := l.Addr(lab.ProberName)
-	if n, err := c.WriteBatch([]Outgoing{{syn(t, self, self, 40005, 9, 500), self}}); n != 1 || err != nil {
+	if n, err := c.WriteBatch([]Outgoing{{syn(t, self, self, 40005, 9, 500), self, 0}}); n != 1 || err != nil {
 		t.Fatalf("WriteBatch to self: %d %v", n, err)
 	}
 	if rs := collectCraft(t, c, 1, 2*time.Second); len(rs) != 1 || rs[0].p.TCP.Flags&craft.FlagRST == 0 || rs[0].p.TCP.Ack != 501 {
@@ -279,7 +321,7 @@ func TestPacketPathFallback(t *testing.T) {
 
 	// Nowhere: the raw path's error.
 	nowhere := ip("192.0.2.1")
-	if _, err := c.WriteBatch([]Outgoing{{syn(t, self, nowhere, 40006, 80, 1), nowhere}}); !errors.Is(err, ErrNoRoute) {
+	if _, err := c.WriteBatch([]Outgoing{{syn(t, self, nowhere, 40006, 80, 1), nowhere, 0}}); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("send outside the lab: %v", err)
 	}
 	stats(t, c, 3, 2)
@@ -296,7 +338,7 @@ func TestPacketPathBatchOf64(t *testing.T) {
 	var pkts []Outgoing
 	for i := range 64 {
 		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
-		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst})
+		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst, uint32(i)})
 	}
 	if n, err := c.WriteBatch(pkts); n != 64 || err != nil {
 		t.Fatalf("WriteBatch: %d %v", n, err)
@@ -443,7 +485,7 @@ func txRate(t *testing.T, sink string, d time.Duration) {
 	batch := make([]Outgoing, 256)
 	for i := range batch {
 		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(7 * i)})
-		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 80, uint32(i)), dst}
+		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 80, uint32(i)), dst, uint32(i)}
 	}
 	rxPackets := func() uint64 {
 		var n uint64

@@ -27,10 +27,13 @@ var (
 )
 
 // Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
-// included; Dst is where the kernel routes it.
+// included; Dst is where the kernel routes it. ID tags the packet's
+// transmit stamp: ReadTxTimestamps returns it with the time, so the caller
+// can tell which packet left when without a copy of it (see TxStamp).
 type Outgoing struct {
 	Buf []byte
 	Dst netip.Addr
+	ID  uint32
 }
 
 // Incoming is one received packet. The caller owns Buf (its capacity is
@@ -42,12 +45,17 @@ type Incoming struct {
 	Kernel bool
 }
 
-// TxStamp is the time a sent packet left: Buf[:N] is a copy of the start
-// of that packet (the IPv4 header and at least 8 bytes after it), by which
-// the caller matches it.
+// TxStamp is the time a sent packet left. With HasID, ID is the packet's
+// Outgoing.ID: the kernel tagged the stamp with it (Linux 6.13 and later,
+// SCM_TS_OPT_ID) or the stamp is a user-space time recorded at send. On
+// older kernels the kernel can only hand back a copy of the packet instead:
+// HasID is false and Buf[:N] is the start of that packet (the IPv4 header
+// and at least 8 bytes after it), by which the caller matches it.
 type TxStamp struct {
 	Buf    []byte
 	N      int
+	ID     uint32
+	HasID  bool
 	Time   time.Time
 	Kernel bool
 }

@@ -22,7 +22,8 @@ import (
 
 // Conn is a set of raw sockets opened in the network namespace of the
 // thread that called Listen: one IP_HDRINCL socket to send (with software
-// transmit timestamps on its error queue), one raw TCP and one raw ICMP
+// transmit timestamps on its error queue, tagged with each packet's ID
+// where the kernel can), one raw TCP and one raw ICMP
 // socket to receive, each behind a BPF filter, and a netlink handle for
 // route lookups; with TxPacket also an AF_PACKET socket to send Ethernet
 // frames (see packet_linux.go). After Listen it may be used from any
@@ -31,7 +32,7 @@ import (
 type Conn struct {
 	cfg Config
 
-	send   *net.IPConn
+	send   *os.File // the IP_HDRINCL socket; out of the poller (see openSend)
 	sendRC syscall.RawConn
 	tcp    *net.IPConn
 	tcpRC  syscall.RawConn
@@ -40,17 +41,19 @@ type Conn struct {
 	nl     *netlink.Handle
 	pk     *packetTx // the fast path; nil with TxRaw
 
-	kernelTx bool // SO_TIMESTAMPING is on: tx stamps come from the kernel
-	kernelRx bool // SO_TIMESTAMPNS is on
+	stamps   stampMode // how transmit times come back
+	kernelRx bool      // SO_TIMESTAMPNS is on
 
 	wm     *mmsg // sendmmsg state, used under wmu
 	rm     *mmsg // recvmmsg state for TCP
 	im, em *mmsg // ICMP and error-queue receive state
-	ebuf   []byte
+	// escratch takes the (empty) payload of a tagged stamp read into a
+	// TxStamp without a buffer.
+	escratch [64]byte
 
 	// userTx holds user-space transmit times when the kernel gives none.
 	wmu       sync.Mutex // WriteBatch may be called from several goroutines
-	userTx    []TxStamp
+	userTx    []userStamp
 	userTxLen int
 	failures  int
 	path      [batchMax]uint8 // the path each packet of the batch takes
@@ -60,6 +63,47 @@ type Conn struct {
 }
 
 const batchMax = 256
+
+// stampMode is how a Conn learns when its packets left.
+type stampMode uint8
+
+const (
+	// stampUser: no kernel timestamps; the time before each sendmmsg,
+	// recorded with each packet's ID.
+	stampUser stampMode = iota
+	// stampTagged: kernel software timestamps, each tagged with its
+	// packet's Outgoing.ID (SOF_TIMESTAMPING_OPT_ID with a per-message
+	// SCM_TS_OPT_ID, Linux 6.13) and without a copy of the packet
+	// (OPT_TSONLY): the kernel clones nothing and copies nothing back.
+	stampTagged
+	// stampCopy: kernel software timestamps, each with a copy of its
+	// packet, on kernels that cannot tag them.
+	stampCopy
+)
+
+func (m stampMode) String() string {
+	switch m {
+	case stampUser:
+		return "user"
+	case stampTagged:
+		return "tagged"
+	case stampCopy:
+		return "copy"
+	}
+	return fmt.Sprintf("stampMode(%d)", uint8(m))
+}
+
+// scmTsOptID is SCM_TS_OPT_ID from <asm-generic/socket.h> (Linux 6.13):
+// a control message that sets the ID of a packet's transmit stamps.
+const scmTsOptID = 81
+
+// msgProbe is MSG_PROBE from <linux/socket.h>: route and check, never send.
+const msgProbe = 0x10
+
+type userStamp struct {
+	id uint32
+	t  time.Time
+}
 
 // Listen opens every socket synprobe needs, in the calling thread's network
 // namespace.
@@ -79,7 +123,7 @@ func Listen(c *Config) (*Conn, error) {
 		}
 	}()
 	var err error
-	if conn.send, err = listenIP("ip4:255"); err != nil {
+	if conn.send, err = openSend(); err != nil {
 		return nil, err
 	}
 	if conn.tcp, err = listenIP("ip4:tcp"); err != nil {
@@ -94,6 +138,7 @@ func Listen(c *Config) (*Conn, error) {
 	if conn.sendRC, err = conn.send.SyscallConn(); err != nil {
 		return nil, err
 	}
+	sendCtl := func(f func(fd int) error) error { return control(conn.sendRC, f) }
 	if conn.icmpRC, err = conn.icmp.SyscallConn(); err != nil {
 		return nil, err
 	}
@@ -106,33 +151,18 @@ func Listen(c *Config) (*Conn, error) {
 	// Replies to a fast scan arrive in bursts: ask for big buffers. Root
 	// may exceed net.core.rmem_max (SO_RCVBUFFORCE); others get what the
 	// limit allows.
-	for _, ic := range []*net.IPConn{conn.tcp, conn.icmp, conn.send} {
-		if setsock(ic, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) }) != nil {
-			ic.SetReadBuffer(32 << 20)
+	for _, ctl := range []func(func(fd int) error) error{sendCtl, sockCtl(conn.tcp), sockCtl(conn.icmp)} {
+		if ctl(func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) }) != nil {
+			ctl(func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20) })
 		}
-		if setsock(ic, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20) }) != nil {
-			ic.SetWriteBuffer(8 << 20)
+		if ctl(func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20) }) != nil {
+			ctl(func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 8<<20) })
 		}
-	}
-	if cfg.Interface != "" {
-		for _, ic := range []*net.IPConn{conn.send, conn.tcp, conn.icmp} {
-			if err := setsock(ic, func(fd int) error { return unix.BindToDevice(fd, cfg.Interface) }); err != nil {
+		if cfg.Interface != "" {
+			if err := ctl(func(fd int) error { return unix.BindToDevice(fd, cfg.Interface) }); err != nil {
 				return nil, os.NewSyscallError("setsockopt SO_BINDTODEVICE "+cfg.Interface, err)
 			}
 		}
-	}
-	if !cfg.NoTimestamps {
-		flags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
-		conn.kernelTx = setsock(conn.send, func(fd int) error {
-			return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags)
-		}) == nil
-		rxOK := true
-		for _, ic := range []*net.IPConn{conn.tcp, conn.icmp} {
-			rxOK = rxOK && setsock(ic, func(fd int) error {
-				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-			}) == nil
-		}
-		conn.kernelRx = rxOK
 	}
 	if conn.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 		return nil, fmt.Errorf("raw: netlink: %w", err)
@@ -141,21 +171,20 @@ func Listen(c *Config) (*Conn, error) {
 		if conn.pk, err = openPacketTx(&cfg, conn.nl); err != nil {
 			return nil, err
 		}
-		if conn.kernelTx {
-			// Stamps from one socket and user times for the other
-			// would not compare: both from the kernel, or neither.
-			flags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
-			if conn.pk.setTimestamping(flags) != nil {
-				conn.kernelTx = false
-				setsock(conn.send, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, 0) })
-			}
+	}
+	if !cfg.NoTimestamps {
+		conn.stamps = conn.enableTxStamps()
+		rxOK := true
+		for _, ic := range []*net.IPConn{conn.tcp, conn.icmp} {
+			rxOK = rxOK && setsock(ic, func(fd int) error {
+				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			}) == nil
 		}
+		conn.kernelRx = rxOK
 	}
 	conn.wm, conn.rm, conn.im, conn.em = newMmsg(true), newMmsg(false), newMmsg(false), newMmsg(false)
-	conn.ebuf = make([]byte, 256)
-	conn.userTx = make([]TxStamp, 4096)
-	for i := range conn.userTx {
-		conn.userTx[i].Buf = make([]byte, 64)
+	if conn.stamps == stampUser {
+		conn.userTx = make([]userStamp, 4096)
 	}
 	ok = true
 	return conn, nil
@@ -172,16 +201,93 @@ func listenIP(network string) (*net.IPConn, error) {
 	return c.(*net.IPConn), nil
 }
 
-func setsock(c *net.IPConn, f func(fd int) error) error {
-	rc, err := c.SyscallConn()
+// openSend opens the IP_HDRINCL socket (IPPROTO_RAW implies IP_HDRINCL).
+// Like the packet socket it stays in blocking mode, out of Go's poller,
+// and every call on it passes MSG_DONTWAIT: in the poller's epoll set,
+// every transmit stamp queued on its error queue woke the poller
+// (sock_def_error_report), which took 11% of a scan's CPU time.
+func openSend() (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
-		return err
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, ErrPermission
+		}
+		return nil, os.NewSyscallError("socket SOCK_RAW IPPROTO_RAW", err)
 	}
+	return os.NewFile(uintptr(fd), "raw-send"), nil
+}
+
+// control runs f on rc's descriptor.
+func control(rc syscall.RawConn, f func(fd int) error) error {
 	var ferr error
 	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
 		return err
 	}
 	return ferr
+}
+
+// sockCtl is control for c's descriptor.
+func sockCtl(c *net.IPConn) func(func(fd int) error) error {
+	return func(f func(fd int) error) error { return setsock(c, f) }
+}
+
+func setsock(c *net.IPConn, f func(fd int) error) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return control(rc, f)
+}
+
+// enableTxStamps turns on software transmit timestamps on the send
+// sockets, tagged with each packet's ID where the kernel can, and reports
+// how they come back. Stamps from one socket and user times from the
+// other would not compare: both sockets get the same mode.
+func (c *Conn) enableTxStamps() stampMode {
+	base := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	if c.setTxStamping(base|unix.SOF_TIMESTAMPING_OPT_ID|unix.SOF_TIMESTAMPING_OPT_TSONLY) == nil && c.takesOptID(scmTsOptID) {
+		return stampTagged
+	}
+	if c.setTxStamping(base) == nil {
+		return stampCopy
+	}
+	c.setTxStamping(0)
+	return stampUser
+}
+
+// setTxStamping sets SO_TIMESTAMPING to flags on every send socket.
+func (c *Conn) setTxStamping(flags int) error {
+	err := control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
+	if err == nil && c.pk != nil {
+		err = c.pk.setTimestamping(flags)
+	}
+	return err
+}
+
+// takesOptID reports whether the kernel accepts a control message of type
+// typ (SCM_TS_OPT_ID) on the send socket. It asks with MSG_PROBE, which
+// parses the control messages and routes, then stops without sending
+// anything; a kernel before 6.13 refuses the unknown type with EINVAL.
+func (c *Conn) takesOptID(typ int32) bool {
+	var hdr [20]byte
+	hdr[0], hdr[9] = 0x45, unix.IPPROTO_RAW
+	copy(hdr[16:], []byte{127, 0, 0, 1})
+	var oob [24]byte
+	putCmsgU32(oob[:], unix.SOL_SOCKET, typ, 0)
+	err := control(c.sendRC, func(fd int) error {
+		return unix.Sendmsg(fd, hdr[:], oob[:], &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}, msgProbe|unix.MSG_DONTWAIT)
+	})
+	return !errors.Is(err, unix.EINVAL)
+}
+
+// putCmsgU32 writes one control message carrying a 32-bit value into b,
+// which must hold unix.CmsgSpace(4) bytes, and returns its length.
+func putCmsgU32(b []byte, level, typ int32, v uint32) int {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], v)
+	return unix.CmsgSpace(4)
 }
 
 // tcpFilter passes TCP segments whose destination port is in [lo, hi].
@@ -238,13 +344,20 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	if c.pk != nil {
 		clock = c.pk.clock()
 	}
+	tag := c.stamps == stampTagged
 	for i, p := range pkts {
 		if c.pk != nil && c.pk.stage(i, p, clock) {
 			c.path[i] = pathPacket
+			if tag {
+				c.pk.pm.setTag(i, p.ID)
+			}
 			continue
 		}
 		c.path[i] = pathRaw
 		c.wm.setSend(i, p.Buf, p.Dst.As4())
+		if tag {
+			c.wm.setTag(i, p.ID)
+		}
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
@@ -268,9 +381,9 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			} else {
 				c.stats.Raw += uint64(n)
 			}
-			if !c.kernelTx {
+			if c.stamps == stampUser {
 				for _, p := range pkts[sent : sent+n] {
-					c.recordUserTx(p.Buf, now)
+					c.recordUserTx(p.ID, now)
 				}
 			}
 			sent += n
@@ -285,6 +398,9 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			c.pk.invalidate()
 			c.path[sent] = pathRaw
 			c.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
+			if tag {
+				c.wm.setTag(sent, pkts[sent].ID)
+			}
 			continue
 		}
 		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
@@ -343,13 +459,11 @@ func (c *Conn) recvmmsg(count int) (int, error) {
 	return m.n, nil
 }
 
-func (c *Conn) recordUserTx(pkt []byte, t time.Time) {
+func (c *Conn) recordUserTx(id uint32, t time.Time) {
 	if c.userTxLen == len(c.userTx) {
-		return // the caller is not reading stamps; drop the oldest news
+		return // the caller is not reading stamps; drop the newest news
 	}
-	s := &c.userTx[c.userTxLen]
-	s.N = copy(s.Buf, pkt)
-	s.Time, s.Kernel = t, false
+	c.userTx[c.userTxLen] = userStamp{id, t}
 	c.userTxLen++
 }
 
@@ -426,17 +540,19 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 }
 
 // ReadTxTimestamps returns the transmit times waiting on the send sockets'
-// error queues (kernel software timestamps, each with a copy of the start
-// of its packet), or the user-space times recorded at send when the kernel
-// gives none. It never blocks.
+// error queues (kernel software timestamps, each tagged with its packet's
+// ID or, on kernels before 6.13, with a copy of the start of its packet),
+// or the user-space times recorded at send when the kernel gives none. It
+// never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
-	if !c.kernelTx {
+	if c.stamps == stampUser {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
 		n := 0
 		for n < len(out) && n < c.userTxLen {
-			out[n].N = copy(out[n].Buf[:cap(out[n].Buf)], c.userTx[n].Buf[:c.userTx[n].N])
-			out[n].Time, out[n].Kernel = c.userTx[n].Time, false
+			u := c.userTx[n]
+			out[n].N, out[n].ID, out[n].HasID = 0, u.id, true
+			out[n].Time, out[n].Kernel = u.t, false
 			n++
 		}
 		copy(c.userTx, c.userTx[n:c.userTxLen])
@@ -461,17 +577,24 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	return n + m, err
 }
 
-// readErrQueue reads transmit stamps from the error queue of rc's socket.
-// The packet socket's stamps carry the whole frame, Ethernet header
-// included, which ipStart skips.
+// readErrQueue reads transmit stamps from the error queue of rc's socket,
+// up to 256 in one recvmmsg. A copied packet from the packet socket
+// carries the whole frame, Ethernet header included, which ipStart skips.
 func (c *Conn) readErrQueue(rc syscall.RawConn, out []TxStamp) (int, error) {
 	n := 0
 	em := c.em
 	for n < len(out) {
-		// One stamp at a time, into the fixed errqueue buffer: each
-		// comes with a copy of its packet, trimmed to what matters.
-		em.setRecv(0, c.ebuf)
-		em.start, em.count, em.flags, em.n, em.errno = 0, 1, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT, 0, 0
+		// Message i lands in out[n+i].Buf; a stamp that is kept moves
+		// down to out[n] when one before it was not.
+		first, k := n, min(len(out)-n, batchMax)
+		for i := range k {
+			b := out[first+i].Buf[:cap(out[first+i].Buf)]
+			if len(b) == 0 {
+				b = c.escratch[:]
+			}
+			em.setRecv(i, b)
+		}
+		em.start, em.count, em.flags, em.n, em.errno = 0, k, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT, 0, 0
 		if err := rc.Read(em.now); err != nil {
 			return n, err
 		}
@@ -481,19 +604,51 @@ func (c *Conn) readErrQueue(rc syscall.RawConn, out []TxStamp) (int, error) {
 		case em.errno != 0:
 			return n, os.NewSyscallError("recvmmsg MSG_ERRQUEUE", em.errno)
 		}
-		d := cmsgData(em.control(0), unix.SOL_SOCKET, unix.SO_TIMESTAMPING)
-		if len(d) < 16 {
-			continue
+		got := em.n
+		for i := range got {
+			var payload []byte
+			if b := out[first+i].Buf; cap(b) > 0 {
+				payload = b[:min(int(em.hdrs[i].n), cap(b))]
+			}
+			if c.stampOf(em.control(i), payload, &out[n]) {
+				n++
+			}
 		}
-		pkt := ipStart(c.ebuf[:em.hdrs[0].n])
-		if pkt == nil {
-			continue
+		if got < k {
+			return n, nil
 		}
-		out[n].N = copy(out[n].Buf[:cap(out[n].Buf)], pkt)
-		out[n].Time, out[n].Kernel = tsTime(d), true
-		n++
 	}
 	return n, nil
+}
+
+// stampOf fills st from one error-queue message: its control messages oob
+// and the packet copy it carried (payload, in a buffer of the caller's),
+// and reports whether it was a transmit stamp.
+func (c *Conn) stampOf(oob, payload []byte, st *TxStamp) bool {
+	d := cmsgData(oob, unix.SOL_SOCKET, unix.SO_TIMESTAMPING)
+	if len(d) < 16 {
+		return false
+	}
+	if c.stamps == stampTagged {
+		ee := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
+		if ee == nil {
+			ee = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
+		}
+		// struct sock_extended_err: errno, origin, type, code, pad,
+		// info (the stamp's kind: 0 is SCM_TSTAMP_SND), data (the ID).
+		if len(ee) < 16 || ee[4] != unix.SO_EE_ORIGIN_TIMESTAMPING || binary.NativeEndian.Uint32(ee[8:]) != unix.SCM_TSTAMP_SND {
+			return false
+		}
+		st.N, st.ID, st.HasID = 0, binary.NativeEndian.Uint32(ee[12:]), true
+	} else {
+		pkt := ipStart(payload)
+		if pkt == nil {
+			return false
+		}
+		st.N, st.ID, st.HasID = copy(st.Buf[:cap(st.Buf)], pkt), 0, false
+	}
+	st.Time, st.Kernel = tsTime(d), true
+	return true
 }
 
 // ipStart finds the IPv4 header in a looped-back transmitted frame: the
@@ -574,12 +729,15 @@ func (c *Conn) Route(dst netip.Addr) (Route, error) {
 
 // KernelTimestamps reports whether transmit and receive times come from
 // the kernel.
-func (c *Conn) KernelTimestamps() (tx, rx bool) { return c.kernelTx, c.kernelRx }
+func (c *Conn) KernelTimestamps() (tx, rx bool) { return c.stamps != stampUser, c.kernelRx }
 
 // Close closes every socket.
 func (c *Conn) Close() error {
 	var errs []error
-	for _, ic := range []*net.IPConn{c.send, c.tcp, c.icmp} {
+	if c.send != nil {
+		errs = append(errs, c.send.Close())
+	}
+	for _, ic := range []*net.IPConn{c.tcp, c.icmp} {
 		if ic != nil {
 			errs = append(errs, ic.Close())
 		}

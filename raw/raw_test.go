@@ -105,10 +105,10 @@ func TestHandshakeThroughRawSockets(t *testing.T) {
 	src := l.Addr(lab.ProberName)
 	web := l.Addr("web")
 	pkts := []Outgoing{
-		{syn(t, src, web, 40001, 80, 1000), web},                               // open: SYN-ACK
-		{syn(t, src, web, 40002, 81, 2000), web},                               // closed: RST
-		{syn(t, src, web, 1000, 80, 3000), web},                                // outside the port range: filtered by BPF
-		{syn(t, src, ip("198.18.13.10"), 40003, 25, 4000), ip("198.18.13.10")}, // ICMP port unreachable
+		{syn(t, src, web, 40001, 80, 1000), web, 0},                               // open: SYN-ACK
+		{syn(t, src, web, 40002, 81, 2000), web, 0},                               // closed: RST
+		{syn(t, src, web, 1000, 80, 3000), web, 0},                                // outside the port range: filtered by BPF
+		{syn(t, src, ip("198.18.13.10"), 40003, 25, 4000), ip("198.18.13.10"), 0}, // ICMP port unreachable
 	}
 	if n, err := c.WriteBatch(pkts); n != len(pkts) || err != nil {
 		t.Fatalf("WriteBatch: %d %v", n, err)
@@ -139,10 +139,17 @@ func TestHandshakeThroughRawSockets(t *testing.T) {
 
 func TestTimestamps(t *testing.T) {
 	l := testLab(t)
+	for _, mode := range []stampMode{stampTagged, stampCopy} {
+		t.Run(mode.String(), func(t *testing.T) { timestamps(t, l, mode) })
+	}
+}
+
+func timestamps(t *testing.T, l *lab.Lab, mode stampMode) {
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
 	if tx, rx := c.KernelTimestamps(); !tx || !rx {
 		t.Fatalf("kernel timestamps tx %v rx %v", tx, rx)
 	}
+	useStamps(t, c, mode)
 	src := l.Addr(lab.ProberName)
 	for _, tc := range []struct {
 		dst      netip.Addr
@@ -153,12 +160,12 @@ func TestTimestamps(t *testing.T) {
 	} {
 		// Warm up: the first packet each way waits for ARP, which crosses
 		// the delayed link too.
-		c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40011, 80, 1), tc.dst}})
+		c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40011, 80, 1), tc.dst, 0}})
 		collect(t, c, 1, 2*time.Second)
 		time.Sleep(10 * time.Millisecond)
 		c.ReadTxTimestamps(make([]TxStamp, 8))
 		before := time.Now()
-		if _, err := c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40010, 80, 77), tc.dst}}); err != nil {
+		if _, err := c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40010, 80, 77), tc.dst, 77}}); err != nil {
 			t.Fatal(err)
 		}
 		rs := collect(t, c, 1, 2*time.Second)
@@ -172,11 +179,16 @@ func TestTimestamps(t *testing.T) {
 			t.Fatalf("%v: %d tx stamps (%v), %d replies", tc.dst, n, err, len(rs))
 		}
 		st := stamps[0]
-		// The stamp carries its packet: the SYN we sent.
-		p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
-		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if tcp == nil || tcp.Seq != 77 || !tcp.SYN || !st.Kernel {
-			t.Fatalf("tx stamp packet %x kernel %v", st.Buf[:st.N], st.Kernel)
+		// The stamp carries its tag, or a copy of its packet: the SYN we
+		// sent, as an independent decoder reads it.
+		if mode == stampCopy {
+			p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
+			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if st.HasID || tcp == nil || tcp.Seq != 77 || !tcp.SYN || !st.Kernel {
+				t.Fatalf("tx stamp packet %x kernel %v", st.Buf[:st.N], st.Kernel)
+			}
+		} else if !st.HasID || st.ID != 77 || st.N != 0 || !st.Kernel {
+			t.Fatalf("tx stamp tagged %v %d, %d bytes copied, kernel %v; want the tag 77 and no copy", st.HasID, st.ID, st.N, st.Kernel)
 		}
 		rtt := rs[0].at.Sub(st.Time)
 		if st.Time.Before(before.Add(-time.Millisecond)) || rs[0].at.After(after.Add(time.Millisecond)) {
@@ -188,6 +200,49 @@ func TestTimestamps(t *testing.T) {
 	}
 }
 
+// The kernel's answer to the per-message stamp ID decides the stamp mode:
+// this kernel (6.13 or later) takes SCM_TS_OPT_ID, and a control message
+// it does not know is refused, as SCM_TS_OPT_ID is on older kernels, which
+// then get stamps with packet copies. Tagged stamps also reach many at a
+// time: 300 sends (more than one recvmmsg takes) come back with their 300
+// tags, each once.
+func TestStampModes(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	if !c.takesOptID(scmTsOptID) || c.stamps != stampTagged {
+		t.Fatalf("SCM_TS_OPT_ID refused (mode %d): this kernel is 6.13 or later", c.stamps)
+	}
+	if c.takesOptID(200) {
+		t.Fatal("an unknown control message type was taken: the probe cannot tell an old kernel")
+	}
+	src, dst := l.Addr(lab.ProberName), ip("198.19.2.1")
+	batch := make([]Outgoing, 150)
+	for i := range batch {
+		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 9, 1), dst, uint32(1000 + i)}
+	}
+	for range 2 {
+		if n, err := c.WriteBatch(batch); n != len(batch) || err != nil {
+			t.Fatalf("WriteBatch: %d %v", n, err)
+		}
+		for i := range batch {
+			batch[i].ID += uint32(len(batch))
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	stamps := make([]TxStamp, 400) // no buffers: tagged stamps need none
+	n, err := c.ReadTxTimestamps(stamps)
+	if err != nil || n != 300 {
+		t.Fatalf("%d stamps (%v), want 300", n, err)
+	}
+	seen := map[uint32]bool{}
+	for _, s := range stamps[:n] {
+		if !s.HasID || s.ID < 1000 || s.ID >= 1300 || seen[s.ID] || !s.Kernel {
+			t.Fatalf("stamp %+v (seen before: %v)", s, seen[s.ID])
+		}
+		seen[s.ID] = true
+	}
+}
+
 func TestBatchOf64(t *testing.T) {
 	l := testLab(t)
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
@@ -195,7 +250,7 @@ func TestBatchOf64(t *testing.T) {
 	var pkts []Outgoing
 	for i := range 64 {
 		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
-		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst})
+		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst, uint32(i)})
 	}
 	if n, err := c.WriteBatch(pkts); n != 64 || err != nil {
 		t.Fatalf("WriteBatch: %d %v", n, err)
@@ -226,7 +281,7 @@ func TestRoute(t *testing.T) {
 	if _, err := c.Route(ip("192.0.2.1")); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("route outside the lab: %v", err)
 	}
-	if _, err := c.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000, 80, 1), ip("192.0.2.1")}}); !errors.Is(err, ErrNoRoute) {
+	if _, err := c.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000, 80, 1), ip("192.0.2.1"), 0}}); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("send outside the lab: %v", err)
 	}
 	// A destination without a route is that destination's failure, not
@@ -234,7 +289,7 @@ func TestRoute(t *testing.T) {
 	// ErrTooManyFailures (the kernel refuses them; nothing leaves).
 	strict := listen(t, l, &Config{MaxConsecutiveFailures: 3})
 	for i := range 10 {
-		_, err := strict.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000+uint16(i), 80, 1), ip("192.0.2.1")}})
+		_, err := strict.WriteBatch([]Outgoing{{syn(t, ip("198.18.1.1"), ip("192.0.2.1"), 40000+uint16(i), 80, 1), ip("192.0.2.1"), 0}})
 		if !errors.Is(err, ErrNoRoute) || errors.Is(err, ErrTooManyFailures) {
 			t.Fatalf("unroutable send %d: %v, want only %v", i+1, err, ErrNoRoute)
 		}
@@ -275,7 +330,7 @@ func TestAllocations(t *testing.T) {
 	dst := ip("198.19.1.1")
 	batch := make([]Outgoing, 64)
 	for i := range batch {
-		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 9, 1), dst}
+		batch[i] = Outgoing{syn(t, src, dst, uint16(40000+i), 9, 1), dst, uint32(i)}
 	}
 	msgs := make([]Incoming, 64)
 	for i := range msgs {
