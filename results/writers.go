@@ -37,19 +37,16 @@ func New(format string, w io.Writer, withSeq bool) (Writer, error) {
 }
 
 type jsonlWriter struct {
-	bw  *bufio.Writer
-	seq bool
+	bw   *bufio.Writer
+	seq  bool
+	line []byte
 }
 
 // Write writes one line and flushes it, so that a reader (or an
-// interrupted run) always sees whole lines.
+// interrupted run) always sees whole lines. It allocates nothing.
 func (j *jsonlWriter) Write(r probe.Result) error {
-	b, err := json.Marshal(NewRecord(r, j.seq))
-	if err != nil {
-		return err
-	}
-	j.bw.Write(b)
-	j.bw.WriteByte('\n')
+	j.line = append(appendJSON(j.line[:0], r, j.seq), '\n')
+	j.bw.Write(j.line)
 	return j.bw.Flush()
 }
 
