@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,9 +70,13 @@ func (c *config) sendArgs(b *benchLab, tool string, probes int) ([]string, strin
 		}
 		return args, "", nil
 	case "zmap":
+		// zmap's fastest setting here: one sender thread per core, each
+		// pinned to its own (its default is one thread, about 40% slower).
+		threads, cores := zmapThreads()
 		return []string{"zmap", "-p", "80", "-P", strconv.Itoa(ports), "-r", unpaced, "-c", "0", "-i", ifc, "-S", src,
-				"-G", hw.String(), "-b", c.emptyBlocklist, "-q", "--disable-syslog", "-o", "/dev/null", sinkPrefix.String()},
-			fmt.Sprintf("zmap 2 scans one port: %d probes to port 80 of each address (-P)", ports), nil
+				"-G", hw.String(), "-b", c.emptyBlocklist, "-q", "--disable-syslog", "-o", "/dev/null",
+				"-T", threads, "--cores", cores, sinkPrefix.String()},
+			fmt.Sprintf("zmap 2 scans one port: %d probes to port 80 of each address (-P); -T %s --cores %s", ports, threads, cores), nil
 	case "masscan":
 		return []string{"masscan", sinkPrefix.String(), "-p" + portRange, "--rate", unpaced, "--adapter", ifc,
 			"--adapter-ip", src, "--adapter-mac", own.String(), "--router-mac", hw.String(), "--wait", "0", "-oL", "/dev/null"}, "", nil
@@ -116,6 +121,16 @@ func (c *config) figureSend(ctx context.Context, b *benchLab, rep *report) error
 		}
 	}
 	return nil
+}
+
+// zmapThreads is zmap's -T and --cores for one sender thread per CPU.
+func zmapThreads() (threads, cores string) {
+	n := runtime.NumCPU()
+	list := make([]string, n)
+	for i := range list {
+		list[i] = strconv.Itoa(i)
+	}
+	return strconv.Itoa(n), strings.Join(list, ",")
 }
 
 // ---- Figure 2: a /16 x 1 port, every address open ----------------------
