@@ -100,6 +100,13 @@ type scanner struct {
 	// which has finished when passNow < passesDone. The receiver reads
 	// both to count the probes sent for a target:port.
 	passesDone, passNow atomic.Int32
+	// walked is set once the first pass has been walked (to its end or
+	// to a cancellation): firstPass is final from then on. The receiver
+	// then closes settled when every probe of it has its final result,
+	// which ends the wait for a retry pass or the cooldown at once.
+	walked      atomic.Bool
+	settled     chan struct{}
+	lastSettled time.Time // when the receiver last counted; receiver only
 
 	// sent maps the IDs that tag transmit stamps to probes: written by
 	// the sender, read by the receiver (see txtimes.go).
@@ -176,7 +183,7 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, tries: cfg.Retries + 1,
 		portLo: uint32(cfg.SourcePortLo), portRange: uint32(cfg.SourcePortHi) - uint32(cfg.SourcePortLo) + 1,
 		sent: new(sentLog), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
-		pending: map[uint64]pendingICMP{}, pendingQ: make([]uint64, pendingMax)}
+		pending: map[uint64]pendingICMP{}, pendingQ: make([]uint64, pendingMax), settled: make(chan struct{})}
 	if uint32(s.tries) > s.portRange {
 		return nil, fmt.Errorf("%d tries need as many source ports; the range has %d", s.tries, s.portRange)
 	}
@@ -316,9 +323,17 @@ func (s *scanner) run(ctx context.Context) error {
 	}
 
 	// Cooldown: late replies still count. Cancellation does not skip it:
-	// what is already on the wire is still worth reading.
+	// what is already on the wire is still worth reading. It ends early
+	// when every probe has its final result: nothing is left to wait for
+	// but duplicates.
 	s.log.Debug().Dur("cooldown", s.cfg.Cooldown).Uint64("unanswered", s.firstPass-s.answeredCount()).Msg("cooldown")
-	time.Sleep(s.cfg.Cooldown)
+	cool := time.NewTimer(s.cfg.Cooldown)
+	select {
+	case <-cool.C:
+	case <-s.settled:
+		cool.Stop()
+		s.log.Debug().Msg("every probe settled: cooldown ended early")
+	}
 	close(stop)
 	rxErr := <-rxDone
 	s.flush()
@@ -453,8 +468,9 @@ func (s *scanner) send(ctx context.Context) error {
 	}
 	for ; try < s.tries; try++ {
 		if try > 0 {
-			// Give the previous pass's replies time to come back.
-			if !sleepCtx(ctx, s.cfg.Timeout) {
+			// Give the previous pass's replies time to come back, or
+			// less if every probe has its answer by then.
+			if !s.waitReplies(ctx, s.cfg.Timeout) {
 				break
 			}
 			unanswered := s.firstPass - s.answeredCount()
@@ -504,6 +520,7 @@ func (s *scanner) send(ctx context.Context) error {
 			if ctx.Err() != nil {
 				s.sentPositions-- // the position that saw the cancellation
 			}
+			s.walked.Store(true)
 		}
 		// What was batched is sent even after a cancellation: it counts
 		// as walked.
@@ -527,6 +544,40 @@ func (s *scanner) answeredCount() uint64 {
 		n += bits.OnesCount64(s.answered[i].Load())
 	}
 	return uint64(n)
+}
+
+// waitReplies waits d, or until every probe is settled; false if ctx
+// was cancelled first.
+func (s *scanner) waitReplies(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.settled:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// checkSettled closes s.settled once the first pass has been walked and
+// every probe of it has its final result: answered, refused, or settled
+// by an ICMP error that is no longer held back for a SYN-ACK or RST that
+// would outrank it. Receiver only; it counts at most every 10 ms (the
+// count reads the whole answered bitmap).
+func (s *scanner) checkSettled(now time.Time) {
+	if !s.walked.Load() || len(s.pending) > 0 || now.Sub(s.lastSettled) < 10*time.Millisecond {
+		return
+	}
+	s.lastSettled = now
+	select {
+	case <-s.settled:
+		return
+	default:
+	}
+	if s.answeredCount() == s.firstPass {
+		close(s.settled)
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -623,10 +674,12 @@ func (s *scanner) receive(stop <-chan struct{}) error {
 			s.handle(&msgs[i])
 		}
 		s.flushResets()
-		if now := time.Now(); now.Sub(lastSweep) > 250*time.Millisecond {
+		now := time.Now()
+		if now.Sub(lastSweep) > 250*time.Millisecond {
 			s.sweep(now)
 			lastSweep = now
 		}
+		s.checkSettled(now)
 	}
 }
 

@@ -199,7 +199,7 @@ or any of these with :PORT to probe that port only.`,
 	fl.StringVarP(&ports, "ports", "p", "", "ports and ranges, e.g. 22,80,443,8000-8100 (default: the 100 most common)")
 	fl.IntVar(&rate, "rate", 10000, "packets per second")
 	fl.IntVar(&retries, "retries", 1, "extra tries for probes without a reply")
-	fl.DurationVar(&cooldown, "cooldown", 0, "wait for late replies after the last send (default: --timeout)")
+	fl.DurationVar(&cooldown, "cooldown", 0, "wait for late replies after the last send; ends once every probe has its result (default: --timeout)")
 	fl.StringSliceVar(&exclude, "exclude", nil, "targets not to scan (repeatable, comma-separated)")
 	fl.StringVar(&excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments")
 	fl.StringVar(&shard, "shard", "1/1", "scan only shard K of N (1-based); shards of one --seed cover the scan exactly once")
