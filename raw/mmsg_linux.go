@@ -37,12 +37,16 @@ type mmsg struct {
 	errno        syscall.Errno
 	// wait retries through the poller on EAGAIN; now never waits.
 	wait, now func(fd uintptr) bool
+	// ctl is do for RawConn.Control, which unlike RawConn.Write takes
+	// no lock on the descriptor: writers on one socket send at once.
+	ctl func(fd uintptr)
 }
 
 func newMmsg(send bool) *mmsg {
 	m := &mmsg{send: send}
 	m.wait = m.do
 	m.now = func(fd uintptr) bool { m.do(fd); return true }
+	m.ctl = func(fd uintptr) { m.do(fd) }
 	for i := range m.hdrs {
 		m.hdrs[i].hdr.Iov = &m.iovs[i]
 		m.hdrs[i].hdr.Iovlen = 1
@@ -63,11 +67,15 @@ func (m *mmsg) do(fd uintptr) bool {
 }
 
 // sendNow sends messages [from, to) through rc without blocking: a full
-// socket buffer is ENOBUFS or EAGAIN for the caller's back-off.
+// socket buffer is ENOBUFS or EAGAIN for the caller's back-off. It goes
+// through rc.Control, not rc.Write: the sockets it sends on are outside the
+// runtime poller, so Write would only add its per-descriptor write lock,
+// which let one sendmmsg at a time into the kernel and made a second
+// sending goroutine worthless.
 func (m *mmsg) sendNow(rc syscall.RawConn, from, to int) (int, error) {
 	m.start, m.count, m.flags = from, to-from, unix.MSG_DONTWAIT
 	m.n, m.errno = 0, 0
-	if err := rc.Write(m.now); err != nil {
+	if err := rc.Control(m.ctl); err != nil {
 		return 0, err
 	}
 	if m.errno != 0 {

@@ -77,8 +77,8 @@ const (
 const usableNeigh = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE |
 	netlink.NUD_PERMANENT | netlink.NUD_NOARP
 
-// packetTx is the fast path's socket and caches. Everything but the socket
-// is used under Conn.wmu only.
+// packetTx is the fast path's socket and caches. Each writer has its own
+// (see clone), used by one WriteBatch at a time; the socket is shared.
 type packetTx struct {
 	file   *os.File
 	rc     syscall.RawConn
@@ -204,6 +204,27 @@ func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 }
 
 func (pk *packetTx) close() error { return pk.file.Close() }
+
+// clone is another writer's packet path over the same AF_PACKET socket and
+// netlink handle (safe for concurrent use), with buffers and caches of its
+// own.
+func (pk *packetTx) clone() *packetTx {
+	c := &packetTx{
+		file:   pk.file,
+		rc:     pk.rc,
+		pm:     newMmsg(true),
+		frames: make([]byte, batchMax*frameMax),
+		nl:     pk.nl,
+		oif:    pk.oif,
+		age:    pk.age,
+		epoch:  pk.epoch,
+		routes: make([]routeEntry, 0, maxRoutes),
+		links:  make([]linkEntry, 0, maxLinks),
+		neigh:  make(map[uint64]neighEntry, 64),
+	}
+	c.pm.lls = new([batchMax]unix.RawSockaddrLinklayer)
+	return c
+}
 
 // setTimestamping turns software transmit timestamps on or off.
 func (pk *packetTx) setTimestamping(flags int) error {

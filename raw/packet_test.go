@@ -297,9 +297,9 @@ func TestPacketPathFallback(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	c.wmu.Lock()
-	c.pk.invalidate() // rather than wait out cacheAge
-	c.wmu.Unlock()
+	w := <-c.writers
+	w.pk.invalidate() // rather than wait out cacheAge
+	c.writers <- w
 	send(40003, 300)
 	stats(t, c, 2, 1)
 	if st, _ := neighState(); st != netlink.NUD_DELAY && st != netlink.NUD_REACHABLE {

@@ -94,6 +94,10 @@ type Config struct {
 	// still goes through the raw socket, so the kernel resolves and
 	// filters it as it would with TxRaw.
 	Tx TxPath
+	// Writers is how many goroutines may be in WriteBatch at once without
+	// waiting for one another (default 1): each has its own batch buffers
+	// and, with TxPacket, its own route and neighbour caches.
+	Writers int
 }
 
 // TxPath is a transmit path for WriteBatch.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -27,8 +28,9 @@ import (
 // socket to receive, each behind a BPF filter, and a netlink handle for
 // route lookups; with TxPacket also an AF_PACKET socket to send Ethernet
 // frames (see packet_linux.go). After Listen it may be used from any
-// goroutine: WriteBatch from several at once (it locks per batch),
-// ReadBatch and ReadTxTimestamps each from one at a time.
+// goroutine: WriteBatch from several at once (Config.Writers of them
+// without waiting for one another), ReadBatch and ReadTxTimestamps each
+// from one at a time.
 type Conn struct {
 	cfg Config
 
@@ -44,25 +46,38 @@ type Conn struct {
 	stamps   stampMode // how transmit times come back
 	kernelRx bool      // SO_TIMESTAMPNS is on
 
-	wm     *mmsg // sendmmsg state, used under wmu
-	rm     *mmsg // recvmmsg state for TCP
-	im, em *mmsg // ICMP and error-queue receive state
+	// writers holds the free writers: WriteBatch takes one for a call
+	// and gives it back, so that each sendmmsg is built in buffers of its
+	// own while the sockets are shared.
+	writers chan *writer
+	rm      *mmsg // recvmmsg state for TCP
+	im, em  *mmsg // ICMP and error-queue receive state
 	// escratch takes the (empty) payload of a tagged stamp read into a
 	// TxStamp without a buffer.
 	escratch [64]byte
 
 	// userTx holds user-space transmit times when the kernel gives none.
-	wmu       sync.Mutex // WriteBatch may be called from several goroutines
+	umu       sync.Mutex
 	userTx    []userStamp
 	userTxLen int
-	failures  int
-	path      [batchMax]uint8 // the path each packet of the batch takes
-	stats     TxStats
+	// failures counts failed sends in a row, over every writer.
+	failures            atomic.Int64
+	sentRaw, sentPacket atomic.Uint64
 
 	errPacketFirst bool // ReadTxTimestamps alternates between error queues
 }
 
 const batchMax = 256
+
+// writer is what one WriteBatch call builds its batch in: the sendmmsg
+// state of the raw socket and, with TxPacket, the frames and the route
+// and neighbour caches of the packet path over the shared AF_PACKET
+// socket.
+type writer struct {
+	wm   *mmsg
+	pk   *packetTx
+	path [batchMax]uint8 // the path each packet of the batch takes
+}
 
 // stampMode is how a Conn learns when its packets left.
 type stampMode uint8
@@ -182,7 +197,16 @@ func Listen(c *Config) (*Conn, error) {
 		}
 		conn.kernelRx = rxOK
 	}
-	conn.wm, conn.rm, conn.im, conn.em = newMmsg(true), newMmsg(false), newMmsg(false), newMmsg(false)
+	conn.rm, conn.im, conn.em = newMmsg(false), newMmsg(false), newMmsg(false)
+	nw := max(cfg.Writers, 1)
+	conn.writers = make(chan *writer, nw)
+	for i := range nw {
+		w := &writer{wm: newMmsg(true), pk: conn.pk}
+		if conn.pk != nil && i > 0 {
+			w.pk = conn.pk.clone()
+		}
+		conn.writers <- w
+	}
 	if conn.stamps == stampUser {
 		conn.userTx = make([]userStamp, 4096)
 	}
@@ -335,56 +359,54 @@ func icmpFilter() []bpf.RawInstruction {
 // but a full buffer (interface down or gone, frame too big) is sent again
 // through the raw socket, so errors are the kernel's, as with TxRaw.
 func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	w := <-c.writers
+	defer func() { c.writers <- w }()
 	if len(pkts) > batchMax {
 		pkts = pkts[:batchMax]
 	}
 	var clock int64
-	if c.pk != nil {
-		clock = c.pk.clock()
+	if w.pk != nil {
+		clock = w.pk.clock()
 	}
 	tag := c.stamps == stampTagged
 	for i, p := range pkts {
-		if c.pk != nil && c.pk.stage(i, p, clock) {
-			c.path[i] = pathPacket
+		if w.pk != nil && w.pk.stage(i, p, clock) {
+			w.path[i] = pathPacket
 			if tag {
-				c.pk.pm.setTag(i, p.ID)
+				w.pk.pm.setTag(i, p.ID)
 			}
 			continue
 		}
-		c.path[i] = pathRaw
-		c.wm.setSend(i, p.Buf, p.Dst.As4())
+		w.path[i] = pathRaw
+		w.wm.setSend(i, p.Buf, p.Dst.As4())
 		if tag {
-			c.wm.setTag(i, p.ID)
+			w.wm.setTag(i, p.ID)
 		}
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
 	for sent < len(pkts) {
-		path, end := c.path[sent], sent+1
-		for end < len(pkts) && c.path[end] == path {
+		path, end := w.path[sent], sent+1
+		for end < len(pkts) && w.path[end] == path {
 			end++
 		}
 		now := time.Now()
 		var n int
 		var err error
 		if path == pathPacket {
-			n, err = c.pk.sendmmsg(sent, end)
+			n, err = w.pk.sendmmsg(sent, end)
 		} else {
-			n, err = c.sendmmsg(sent, end)
+			n, err = w.wm.sendNow(c.sendRC, sent, end)
 		}
 		if n > 0 {
-			c.failures = 0
+			c.failures.Store(0)
 			if path == pathPacket {
-				c.stats.Packet += uint64(n)
+				c.sentPacket.Add(uint64(n))
 			} else {
-				c.stats.Raw += uint64(n)
+				c.sentRaw.Add(uint64(n))
 			}
 			if c.stamps == stampUser {
-				for _, p := range pkts[sent : sent+n] {
-					c.recordUserTx(p.ID, now)
-				}
+				c.recordUserTx(pkts[sent:sent+n], now)
 			}
 			sent += n
 			continue
@@ -395,11 +417,11 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		if path == pathPacket && !errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.EAGAIN) {
 			// What the fast path knew is out of date: read it all
 			// again, and let the kernel send (or refuse) this one.
-			c.pk.invalidate()
-			c.path[sent] = pathRaw
-			c.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
+			w.pk.invalidate()
+			w.path[sent] = pathRaw
+			w.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
 			if tag {
-				c.wm.setTag(sent, pkts[sent].ID)
+				w.wm.setTag(sent, pkts[sent].ID)
 			}
 			continue
 		}
@@ -408,9 +430,8 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			// not count towards stopping the run.
 			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrNoRoute)
 		}
-		c.failures++
-		if c.failures >= c.cfg.MaxConsecutiveFailures {
-			return sent, fmt.Errorf("%w (%d); last: %v", ErrTooManyFailures, c.failures, err)
+		if f := c.failures.Add(1); f >= int64(c.cfg.MaxConsecutiveFailures) {
+			return sent, fmt.Errorf("%w (%d); last: %v", ErrTooManyFailures, f, err)
 		}
 		switch {
 		case errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN):
@@ -427,13 +448,8 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 
 // Stats returns how many packets WriteBatch has sent through each path.
 func (c *Conn) Stats() TxStats {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.stats
+	return TxStats{Raw: c.sentRaw.Load(), Packet: c.sentPacket.Load()}
 }
-
-// sendmmsg sends messages [from, to) of c.wm without blocking.
-func (c *Conn) sendmmsg(from, to int) (int, error) { return c.wm.sendNow(c.sendRC, from, to) }
 
 // recvmmsg receives up to count messages into c.rm, waiting through the
 // runtime poller (so deadlines apply) unless c.rm.flags says not to.
@@ -459,12 +475,17 @@ func (c *Conn) recvmmsg(count int) (int, error) {
 	return m.n, nil
 }
 
-func (c *Conn) recordUserTx(id uint32, t time.Time) {
-	if c.userTxLen == len(c.userTx) {
-		return // the caller is not reading stamps; drop the newest news
+// recordUserTx records t as the transmit time of pkts.
+func (c *Conn) recordUserTx(pkts []Outgoing, t time.Time) {
+	c.umu.Lock()
+	defer c.umu.Unlock()
+	for _, p := range pkts {
+		if c.userTxLen == len(c.userTx) {
+			return // the caller is not reading stamps; drop the newest news
+		}
+		c.userTx[c.userTxLen] = userStamp{p.ID, t}
+		c.userTxLen++
 	}
-	c.userTx[c.userTxLen] = userStamp{id, t}
-	c.userTxLen++
 }
 
 // SetReadDeadline bounds ReadBatch.
@@ -546,8 +567,8 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 // never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if c.stamps == stampUser {
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
+		c.umu.Lock()
+		defer c.umu.Unlock()
 		n := 0
 		for n < len(out) && n < c.userTxLen {
 			u := c.userTx[n]
