@@ -2,8 +2,10 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -11,19 +13,28 @@ import (
 // TestPacingHoldsInEveryWindow sends 8,192 probes at 4,000 per second
 // and checks, from the send times the capture hook sees, the overall rate
 // and that every quarter-second window holds its share: no bursts, no
-// stalls.
+// stalls; with one sender, and with three sharing the rate.
 func TestPacingHoldsInEveryWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("3 seconds of pacing")
 	}
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprint(n, "-senders"), func(t *testing.T) { pacingHolds(t, n) })
+	}
+}
+
+func pacingHolds(t *testing.T, senders int) {
 	const rate = 4000
 	ts, _ := NewTargetSet([]AddrRange{RangeOf(netip.MustParsePrefix("198.19.0.0/19"))}, nil)
 	var sent []time.Time
+	var mu sync.Mutex
 	err := Scan(context.Background(), ScanConfig{Targets: ts, Ports: []uint16{80}, Rate: rate, Timeout: 100 * time.Millisecond,
-		Cooldown: 100 * time.Millisecond, NoReset: true,
+		Cooldown: 100 * time.Millisecond, NoReset: true, Senders: senders,
 		Capture: func(dir Direction, _ []byte, at time.Time) {
 			if dir == Sent {
+				mu.Lock()
 				sent = append(sent, at)
+				mu.Unlock()
 			}
 		}}, &echoConn{}, func(Result) {}, nil)
 	if err != nil {

@@ -128,7 +128,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 			return p.summary(), werr
 		}
 		sentAt := time.Now()
-		out := []raw.Outgoing{{Buf: buf[:n], Dst: dst, ID: s.sent.add(key(dst, dport, sport))}}
+		out := []raw.Outgoing{{Buf: buf[:n], Dst: dst, ID: s.sent[0].add(key(dst, dport, sport))}}
 		if _, werr := s.conn.WriteBatch(out); werr != nil {
 			var reason Reason
 			switch {

@@ -36,6 +36,12 @@ type ScanConfig struct {
 	Window                     uint16     // 64240
 	Layout                     craft.Layout
 	NoReset                    bool
+	// Senders is how many goroutines send, each a contiguous stretch of
+	// the order at its share of Rate (1 to 8; 1 when zero). More than
+	// one pays where the kernel's per-packet work is what limits the
+	// rate; give the Conn as many writers (raw.Config.Writers) and one
+	// more for the RSTs.
+	Senders int
 
 	// Logger gets debug-level events, never one per packet: the start,
 	// the source address, sends the kernel refused (per batch), each
@@ -93,8 +99,9 @@ type scanner struct {
 	n         uint64
 
 	portLo, portRange uint32
-	sentPositions     uint64 // positions of the first pass that were sent
-	firstPass         uint64 // probes of the first pass (sent or refused); sending goroutine only
+	senders           int
+	sentRanges        []posRange // positions of the first pass that were sent, per sender
+	firstPass         uint64     // probes of the first pass (sent or refused); written by send only
 	// passesDone counts the passes over the order that were walked to
 	// the end; passNow is the pass walking now (-1 before the first),
 	// which has finished when passNow < passesDone. The receiver reads
@@ -108,9 +115,9 @@ type scanner struct {
 	settled     chan struct{}
 	lastSettled time.Time // when the receiver last counted; receiver only
 
-	// sent maps the IDs that tag transmit stamps to probes: written by
-	// the sender, read by the receiver (see txtimes.go).
-	sent *sentLog
+	// sent maps the IDs that tag transmit stamps to probes, one log per
+	// sender: written by it, read by the receiver (see txtimes.go).
+	sent []*sentLog
 	// Receiver state: touched only by the receiving goroutine (and by the
 	// final flush after it stopped).
 	tx        *txTable
@@ -182,8 +189,11 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	}
 	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, tries: cfg.Retries + 1,
 		portLo: uint32(cfg.SourcePortLo), portRange: uint32(cfg.SourcePortHi) - uint32(cfg.SourcePortLo) + 1,
-		sent: new(sentLog), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
+		senders: min(max(cfg.Senders, 1), maxSenders), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
 		pending: map[uint64]pendingICMP{}, pendingQ: make([]uint64, pendingMax), settled: make(chan struct{})}
+	for k := range s.senders {
+		s.sent = append(s.sent, newSentLog(k, s.senders))
+	}
 	if uint32(s.tries) > s.portRange {
 		return nil, fmt.Errorf("%d tries need as many source ports; the range has %d", s.tries, s.portRange)
 	}
@@ -344,6 +354,10 @@ func (s *scanner) run(ctx context.Context) error {
 		Uint64("duplicates", p.Duplicates.Load()).Uint64("malformed", p.Malformed.Load()).Uint64("unmatched", p.Unmatched.Load()).
 		Uint64("resets", p.Resets.Load()).Uint64("tx_kernel", p.TxKernel.Load()).Uint64("tx_user", p.TxUser.Load()).
 		Uint64("tx_unmatched", s.unstamped).Uint64("tx_evicted", s.tx.evicted).Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
+	if s.unstamped > 0 {
+		s.log.Warn().Uint64("stamps", s.unstamped).Msg("transmit stamps came back too late to find their probes, whose latencies are missing: " +
+			"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
+	}
 	if sendErr != nil {
 		return sendErr
 	}
@@ -358,115 +372,17 @@ func (s *scanner) run(ctx context.Context) error {
 // fall in.
 const maxPacingLag = 250 * time.Millisecond
 
-// send walks the order once per try, pacing batches to cfg.Rate.
+// send walks the order once per try, pacing batches to cfg.Rate. Each
+// pass is shared by s.senders goroutines, each walking its own contiguous
+// stretch of the order at its share of the rate: the kernel's work for a
+// packet, which is most of it, is then done on as many CPUs.
 func (s *scanner) send(ctx context.Context) error {
-	batchSize := min(max(s.cfg.Rate/200, 1), 64)
-	bufs := make([][]byte, batchSize)
-	for i := range bufs {
-		bufs[i] = make([]byte, s.tpl.Len())
+	senders := make([]*sender, s.senders)
+	for k := range senders {
+		senders[k] = s.newSender(k, len(senders))
 	}
-	out := make([]raw.Outgoing, 0, batchSize)
-	outIdx := make([]uint64, 0, batchSize) // the probe of each packet in out
-	interval := time.Second / time.Duration(s.cfg.Rate)
-	maxLag := max(maxPacingLag, time.Duration(2*batchSize)*interval)
-	start := time.Now()
-	var sent uint64
 	var sendErr error
-	try := 0
-	// Once the kernel has refused a send for want of a route, the route
-	// to each next probe's target is looked up before it is sent, until
-	// one has a route: a block of unroutable targets costs route lookups,
-	// not a run of failed sends (which raw.Conn counts towards the limit
-	// that stops a run).
-	checkRoutes := false
-	// Refusals since the last batch went out, logged once per batch.
-	var refusedNoRoute, refusedFirewall, lookedUp int
-	var firstRefused netip.Addr
-	refuse := func(idx uint64, reason Reason, byLookup bool) {
-		if refusedNoRoute+refusedFirewall == 0 {
-			firstRefused, _ = s.probeOf(idx)
-		}
-		if reason == ReasonNoRoute {
-			refusedNoRoute++
-		} else {
-			refusedFirewall++
-		}
-		if byLookup {
-			lookedUp++
-		}
-		s.refused(idx, try, reason)
-	}
-	logRefused := func() {
-		if refusedNoRoute+refusedFirewall == 0 {
-			return
-		}
-		s.log.Debug().Int("pass", try+1).Int("no_route", refusedNoRoute).Int("no_route_looked_up", lookedUp).
-			Int("local_firewall", refusedFirewall).Stringer("first", firstRefused).Msg("sends refused")
-		refusedNoRoute, refusedFirewall, lookedUp = 0, 0, 0
-	}
-	flushBatch := func() bool {
-		if len(out) == 0 {
-			return true
-		}
-		// Pace on an absolute schedule: the k'th packet leaves at
-		// start + k/rate. A sender held up (a busy CPU, a slow wakeup)
-		// catches up at full speed, so the count over a second stays
-		// right; but it never owes more than maxLag, so a long stall
-		// is not made up by a flood afterwards.
-		due := start.Add(time.Duration(sent) * interval)
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
-		} else if -wait > maxLag {
-			start = start.Add(-wait - maxLag)
-		}
-		i := 0
-		for i < len(out) {
-			// Captured sent packets carry the time before the send, so a
-			// pcap never shows a reply (kernel receive time) before its
-			// probe.
-			now := time.Now()
-			n, err := s.conn.WriteBatch(out[i:])
-			for _, p := range out[i : i+n] {
-				if s.cfg.Capture != nil {
-					s.cfg.Capture(Sent, p.Buf, now)
-				}
-			}
-			i += n
-			s.prog.Sent.Add(uint64(n))
-			sent += uint64(n)
-			switch {
-			case err == nil && n == 0:
-				sendErr = errors.New("send: no packet sent and no error")
-				return false
-			case err == nil:
-			case i < len(out) && errors.Is(err, raw.ErrNoRoute):
-				// This target, not the scan: settle its probe and go on.
-				refuse(outIdx[i], ReasonNoRoute, false)
-				i++
-				for i < len(out) && s.unroutable(out[i].Dst) {
-					refuse(outIdx[i], ReasonNoRoute, true)
-					i++
-				}
-				checkRoutes = i == len(out)
-			case i < len(out) && errors.Is(err, raw.ErrFirewall):
-				refuse(outIdx[i], ReasonLocalFirewall, false)
-				i++
-			default:
-				// raw.ErrTooManyFailures, or an error that is not
-				// about one packet: the run stops.
-				sendErr = err
-				return false
-			}
-		}
-		out, outIdx = out[:0], outIdx[:0]
-		return true
-	}
-	flush := func() bool {
-		ok := flushBatch()
-		logRefused()
-		return ok
-	}
-	for ; try < s.tries; try++ {
+	for try := 0; try < s.tries; try++ {
 		if try > 0 {
 			// Give the previous pass's replies time to come back, or
 			// less if every probe has its answer by then.
@@ -481,58 +397,222 @@ func (s *scanner) send(ctx context.Context) error {
 			s.log.Debug().Int("pass", try+1).Int("of", s.tries).Uint64("unanswered", unanswered).Msg("retry pass")
 		}
 		s.passNow.Store(int32(try))
-		walked := s.order.walk(0, func(idx uint64) bool {
-			if ctx.Err() != nil {
-				return false
+		var wg sync.WaitGroup
+		for _, sd := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sd.pass(ctx, try)
+			}()
+		}
+		wg.Wait()
+		for _, sd := range senders {
+			if sd.err != nil && sendErr == nil {
+				sendErr = sd.err
 			}
-			if try == 0 {
-				s.firstPass++
-			} else {
-				if s.isAnswered(idx) {
-					return true
-				}
-				s.prog.Retransmitted.Add(1)
-			}
-			dst, dport := s.probeOf(idx)
-			if checkRoutes {
-				if s.unroutable(dst) {
-					refuse(idx, ReasonNoRoute, true)
-					return true
-				}
-				checkRoutes = false
-			}
-			sport := s.sport(&s.txScratch, dst, dport, try)
-			b := bufs[len(out)]
-			n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(&s.txScratch, s.src, dst, sport, dport), uint16(sent))
-			if err != nil {
-				sendErr = err
-				return false
-			}
-			out = append(out, raw.Outgoing{Buf: b[:n], Dst: dst, ID: s.sent.add(key(dst, dport, sport))})
-			outIdx = append(outIdx, idx)
-			if len(out) == batchSize {
-				return flush()
-			}
-			return true
-		})
+		}
 		if try == 0 {
-			s.sentPositions = walked
-			if ctx.Err() != nil {
-				s.sentPositions-- // the position that saw the cancellation
+			for _, sd := range senders {
+				s.firstPass += sd.firstPass
 			}
 			s.walked.Store(true)
 		}
-		// What was batched is sent even after a cancellation: it counts
-		// as walked.
-		if sendErr != nil || !flush() || ctx.Err() != nil {
+		if sendErr != nil || ctx.Err() != nil {
 			break
 		}
 		s.passesDone.Store(int32(try + 1))
 	}
-	if sendErr != nil {
-		return sendErr
+	s.sentRanges = s.sentRanges[:0]
+	for _, sd := range senders {
+		s.sentRanges = append(s.sentRanges, posRange{sd.from, sd.sentTo})
 	}
-	return nil
+	return sendErr
+}
+
+// posRange is the positions [from, to) of the order.
+type posRange struct{ from, to uint64 }
+
+// sender is one sending goroutine's state: its stretch of the order, its
+// buffers, its pace and its sent log.
+type sender struct {
+	s                *scanner
+	from, to         uint64 // the positions it walks
+	sentTo           uint64 // the first pass sent [from, sentTo)
+	firstPass        uint64 // probes of its first pass (sent or refused)
+	err              error
+	log              *sentLog
+	x                scratch // AES scratch
+	bufs             [][]byte
+	out              []raw.Outgoing
+	outIdx           []uint64 // the probe of each packet in out
+	interval, maxLag time.Duration
+	start            time.Time
+	sent             uint64
+	try              int
+	// Once the kernel has refused a send for want of a route, the route
+	// to each next probe's target is looked up before it is sent, until
+	// one has a route: a block of unroutable targets costs route lookups,
+	// not a run of failed sends (which raw.Conn counts towards the limit
+	// that stops a run).
+	checkRoutes bool
+	// Refusals since the last batch went out, logged once per batch.
+	refusedNoRoute, refusedFirewall, lookedUp int
+	firstRefused                              netip.Addr
+}
+
+func (s *scanner) newSender(k, n int) *sender {
+	rate := max(s.cfg.Rate/n, 1)
+	batchSize := min(max(rate/200, 1), 64)
+	sd := &sender{s: s, from: s.order.count * uint64(k) / uint64(n), to: s.order.count * uint64(k+1) / uint64(n),
+		log: s.sent[k], bufs: make([][]byte, batchSize), out: make([]raw.Outgoing, 0, batchSize),
+		outIdx: make([]uint64, 0, batchSize), interval: time.Second / time.Duration(rate)}
+	sd.sentTo = sd.from
+	for i := range sd.bufs {
+		sd.bufs[i] = make([]byte, s.tpl.Len())
+	}
+	sd.maxLag = max(maxPacingLag, time.Duration(2*batchSize)*sd.interval)
+	sd.start = time.Now()
+	return sd
+}
+
+// pass walks the sender's stretch of the order once, for try.
+func (sd *sender) pass(ctx context.Context, try int) {
+	s := sd.s
+	sd.try = try
+	walked := s.order.walkTo(sd.from, sd.to, func(idx uint64) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if try == 0 {
+			sd.firstPass++
+		} else {
+			if s.isAnswered(idx) {
+				return true
+			}
+			s.prog.Retransmitted.Add(1)
+		}
+		dst, dport := s.probeOf(idx)
+		if sd.checkRoutes {
+			if s.unroutable(dst) {
+				sd.refuse(idx, ReasonNoRoute, true)
+				return true
+			}
+			sd.checkRoutes = false
+		}
+		sport := s.sport(&sd.x, dst, dport, try)
+		b := sd.bufs[len(sd.out)]
+		n, err := s.tpl.Write(b, s.src, dst, sport, dport, s.ck.isn(&sd.x, s.src, dst, sport, dport), uint16(sd.sent))
+		if err != nil {
+			sd.err = err
+			return false
+		}
+		sd.out = append(sd.out, raw.Outgoing{Buf: b[:n], Dst: dst, ID: sd.log.add(key(dst, dport, sport))})
+		sd.outIdx = append(sd.outIdx, idx)
+		if len(sd.out) == len(sd.bufs) {
+			return sd.flush()
+		}
+		return true
+	})
+	if try == 0 {
+		sd.sentTo = walked
+		if ctx.Err() != nil && walked > sd.from {
+			sd.sentTo-- // the position that saw the cancellation
+		}
+	}
+	// What was batched is sent even after a cancellation: it counts as
+	// walked.
+	if sd.err == nil {
+		sd.flush()
+	}
+}
+
+func (sd *sender) refuse(idx uint64, reason Reason, byLookup bool) {
+	if sd.refusedNoRoute+sd.refusedFirewall == 0 {
+		sd.firstRefused, _ = sd.s.probeOf(idx)
+	}
+	if reason == ReasonNoRoute {
+		sd.refusedNoRoute++
+	} else {
+		sd.refusedFirewall++
+	}
+	if byLookup {
+		sd.lookedUp++
+	}
+	sd.s.refused(idx, sd.try, reason)
+}
+
+func (sd *sender) logRefused() {
+	if sd.refusedNoRoute+sd.refusedFirewall == 0 {
+		return
+	}
+	sd.s.log.Debug().Int("pass", sd.try+1).Int("no_route", sd.refusedNoRoute).Int("no_route_looked_up", sd.lookedUp).
+		Int("local_firewall", sd.refusedFirewall).Stringer("first", sd.firstRefused).Msg("sends refused")
+	sd.refusedNoRoute, sd.refusedFirewall, sd.lookedUp = 0, 0, 0
+}
+
+func (sd *sender) flush() bool {
+	ok := sd.flushBatch()
+	sd.logRefused()
+	return ok
+}
+
+func (sd *sender) flushBatch() bool {
+	s, out := sd.s, sd.out
+	if len(out) == 0 {
+		return true
+	}
+	// Pace on an absolute schedule: the k'th packet leaves at start +
+	// k/rate. A sender held up (a busy CPU, a slow wakeup) catches up at
+	// full speed, so the count over a second stays right; but it never
+	// owes more than maxLag, so a long stall is not made up by a flood
+	// afterwards.
+	due := sd.start.Add(time.Duration(sd.sent) * sd.interval)
+	if wait := time.Until(due); wait > 0 {
+		time.Sleep(wait)
+	} else if -wait > sd.maxLag {
+		sd.start = sd.start.Add(-wait - sd.maxLag)
+	}
+	i := 0
+	for i < len(out) {
+		// Captured sent packets carry the time before the send, so a
+		// pcap never shows a reply (kernel receive time) before its
+		// probe.
+		now := time.Now()
+		n, err := s.conn.WriteBatch(out[i:])
+		for _, p := range out[i : i+n] {
+			if s.cfg.Capture != nil {
+				s.cfg.Capture(Sent, p.Buf, now)
+			}
+		}
+		i += n
+		s.prog.Sent.Add(uint64(n))
+		sd.sent += uint64(n)
+		switch {
+		case err == nil && n == 0:
+			sd.err = errors.New("send: no packet sent and no error")
+			return false
+		case err == nil:
+		case i < len(out) && errors.Is(err, raw.ErrNoRoute):
+			// This target, not the scan: settle its probe and go on.
+			sd.refuse(sd.outIdx[i], ReasonNoRoute, false)
+			i++
+			for i < len(out) && s.unroutable(out[i].Dst) {
+				sd.refuse(sd.outIdx[i], ReasonNoRoute, true)
+				i++
+			}
+			sd.checkRoutes = i == len(out)
+		case i < len(out) && errors.Is(err, raw.ErrFirewall):
+			sd.refuse(sd.outIdx[i], ReasonLocalFirewall, false)
+			i++
+		default:
+			// raw.ErrTooManyFailures, or an error that is not about
+			// one packet: the run stops.
+			sd.err = err
+			return false
+		}
+	}
+	sd.out, sd.outIdx = sd.out[:0], sd.outIdx[:0]
+	return true
 }
 
 // answeredCount is the number of probes settled so far. Only this
@@ -694,7 +774,7 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 				continue // a RST's
 			case st.HasID:
 				var ok bool
-				if k, ok = s.sent.key(st.ID); !ok {
+				if k, ok = s.sentKey(st.ID); !ok {
 					s.unstamped++
 					continue
 				}
@@ -997,13 +1077,15 @@ func (s *scanner) flush() {
 	now := time.Now()
 	// Only probes that were sent have a result: after a cancellation in
 	// the first pass, that is the positions walked so far.
-	s.order.walkTo(0, s.sentPositions, func(idx uint64) bool {
-		if s.isAnswered(idx) {
+	for _, r := range s.sentRanges {
+		s.order.walkTo(r.from, r.to, func(idx uint64) bool {
+			if s.isAnswered(idx) {
+				return true
+			}
+			dst, port := s.probeOf(idx)
+			s.prog.Filtered.Add(1)
+			s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: ReasonNoResponse, Tries: tries, Time: now}, tries-1)
 			return true
-		}
-		dst, port := s.probeOf(idx)
-		s.prog.Filtered.Add(1)
-		s.doEmit(Result{Addr: dst, Port: port, State: StateFiltered, Reason: ReasonNoResponse, Tries: tries, Time: now}, tries-1)
-		return true
-	})
+		})
+	}
 }

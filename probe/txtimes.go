@@ -24,29 +24,58 @@ import (
 // a second) is reported without a latency; txTable counts them.
 
 // sentLogSize is the number of sends a transmit stamp may lag behind and
-// still find its probe: a third of a second at 200,000 probes/s.
+// still find its probe: a third of a second at 200,000 probes/s. With n
+// senders each keeps 1/n of it (sentLogSize/n of its own sends take as
+// long at its share of the rate), so the memory does not grow with n.
 const sentLogSize = 1 << 16
+
+// maxSenders is the most sending goroutines a scan runs; an ID's top
+// bits (above idSenderShift) say whose sentLog holds it.
+const (
+	maxSenders    = 8
+	idSenderShift = 29
+	idCountMask   = 1<<idSenderShift - 1
+)
+
+// newSentLog is the sent log of sender k of n.
+func newSentLog(k, n int) *sentLog {
+	size := sentLogSize >> (bits.Len(uint(n)) - 1) // n rounded down to a power of 2
+	return &sentLog{base: uint32(k) << idSenderShift, mask: uint32(size - 1),
+		keys: make([]atomic.Uint64, size), ids: make([]atomic.Uint32, size)}
+}
+
+// sentKey is the probe sent with id by any sender, if its slot has not
+// been reused.
+func (s *scanner) sentKey(id uint32) (uint64, bool) {
+	k := int(id >> idSenderShift)
+	if k >= len(s.sent) {
+		return 0, false
+	}
+	return s.sent[k].key(id)
+}
 
 // sentLog maps the IDs of recent sends to their probes' keys. The sending
 // goroutine writes it, the receiving one reads it: each slot is a pair of
 // atomics, the ID written last (and cleared first), so a reader that sees
 // the same ID before and after reading the key has the key of that send.
 type sentLog struct {
-	next uint32 // the next ID; sending goroutine only
-	keys [sentLogSize]atomic.Uint64
-	ids  [sentLogSize]atomic.Uint32
+	base uint32 // the sender's number, in the ID's top bits
+	next uint32 // the count of sends, in the ID's low bits; sending goroutine only
+	mask uint32 // len(keys)-1: the slot of an ID is its low bits
+	keys []atomic.Uint64
+	ids  []atomic.Uint32
 }
 
 // add records the send of probe key and returns the ID its packet
 // carries. IDs start at 1 and skip 0, which marks packets (RSTs) whose
 // stamps nobody needs.
 func (l *sentLog) add(key uint64) uint32 {
-	l.next++
-	if l.next == 0 {
-		l.next = 1
+	l.next = (l.next + 1) & idCountMask
+	id := l.base | l.next
+	if id == 0 {
+		l.next, id = 1, 1
 	}
-	id := l.next
-	i := id % sentLogSize
+	i := id & l.mask
 	l.ids[i].Store(0)
 	l.keys[i].Store(key)
 	l.ids[i].Store(id)
@@ -58,7 +87,7 @@ func (l *sentLog) key(id uint32) (uint64, bool) {
 	if id == 0 {
 		return 0, false
 	}
-	i := id % sentLogSize
+	i := id & l.mask
 	if l.ids[i].Load() != id {
 		return 0, false
 	}

@@ -89,7 +89,7 @@ func TestTxTableSize(t *testing.T) {
 }
 
 func TestSentLog(t *testing.T) {
-	l := new(sentLog)
+	l := newSentLog(0, 1)
 	id1 := l.add(0xaaaa)
 	id2 := l.add(0xbbbb)
 	if id1 == 0 || id2 != id1+1 {
@@ -108,10 +108,31 @@ func TestSentLog(t *testing.T) {
 	if _, ok := l.key(id1); ok {
 		t.Fatal("a reused slot answered for an old ID")
 	}
-	// IDs skip 0 when they wrap.
-	l.next = ^uint32(0) - 1
-	if a, b := l.add(1), l.add(2); a != ^uint32(0) || b != 1 {
+	// Sender 0's IDs skip 0 when they wrap.
+	l.next = idCountMask - 1
+	if a, b := l.add(1), l.add(2); a != idCountMask || b != 1 {
 		t.Fatalf("wrap: %d then %d", a, b)
+	}
+	// Other senders' IDs carry their number in the top bits, wrap
+	// within it, and are found in their own log only.
+	s := &scanner{sent: []*sentLog{l, newSentLog(1, 3), newSentLog(2, 3)}}
+	l2 := s.sent[2]
+	id := l2.add(0xdddd)
+	if id>>idSenderShift != 2 || id&idCountMask != 1 {
+		t.Fatalf("sender 2's first ID %#x", id)
+	}
+	if k, ok := s.sentKey(id); !ok || k != 0xdddd {
+		t.Fatalf("sentKey(%#x) = %x %v", id, k, ok)
+	}
+	if _, ok := s.sentKey(id&idCountMask | 1<<idSenderShift); ok {
+		t.Fatal("sender 1's log answered for an ID it never gave")
+	}
+	if _, ok := s.sentKey(7 << idSenderShift); ok {
+		t.Fatal("an ID of a sender that does not exist found a probe")
+	}
+	l2.next = idCountMask
+	if a := l2.add(3); a != 2<<idSenderShift {
+		t.Fatalf("sender 2 wrapped to %#x", a)
 	}
 }
 
