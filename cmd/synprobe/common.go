@@ -106,6 +106,7 @@ type engineParams struct {
 	mss, window    uint16
 	layout         craft.Layout
 	tx             raw.TxPath
+	writers        int // goroutines that send at once (raw.Config.Writers)
 }
 
 func (f *probeFlags) params() (engineParams, error) {
@@ -162,7 +163,7 @@ func (g *globals) openEngine(f *probeFlags, p engineParams) (probe.Conn, error) 
 	if f.mode == "connect" {
 		return nil, nil
 	}
-	conn, err := g.openRaw(&raw.Config{PortLo: p.portLo, PortHi: p.portHi, Source: p.source, Interface: f.iface, Tx: p.tx})
+	conn, err := g.openRaw(&raw.Config{PortLo: p.portLo, PortHi: p.portHi, Source: p.source, Interface: f.iface, Tx: p.tx, Writers: p.writers})
 	if err == nil {
 		return conn, nil
 	}

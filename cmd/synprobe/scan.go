@@ -20,7 +20,7 @@ func newScanCmd(g *globals) *cobra.Command {
 	var f probeFlags
 	var ports, shard, output, excludeFile string
 	var exclude []string
-	var rate, retries int
+	var rate, retries, senders int
 	var seed uint64
 	var onlyOpen, allowLarge bool
 	var cooldown time.Duration
@@ -57,6 +57,10 @@ or any of these with :PORT to probe that port only.`,
 			if cooldown < 0 {
 				return usageErrorf("--cooldown must not be negative")
 			}
+			if senders < 1 || senders > 8 {
+				return usageErrorf("--senders must be 1-8")
+			}
+			p.writers = senders + 1 // and one for the RSTs
 			portList := topPorts
 			if cmd.Flags().Changed("ports") {
 				if portList, err = parsePorts(ports); err != nil {
@@ -168,7 +172,7 @@ or any of these with :PORT to probe that port only.`,
 					scanErr = probe.Scan(ctx, probe.ScanConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Retries: retries,
 						Timeout: f.timeout, Cooldown: cooldown, Shard: k, Shards: n, Seed: seed, Source: p.source,
 						SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window,
-						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture}, sess.conn, emit, progs[i])
+						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture, Senders: senders}, sess.conn, emit, progs[i])
 				}
 				if scanErr != nil {
 					break
@@ -199,6 +203,8 @@ or any of these with :PORT to probe that port only.`,
 	fl.StringVarP(&ports, "ports", "p", "", "ports and ranges, e.g. 22,80,443,8000-8100 (default: the 100 most common)")
 	fl.IntVar(&rate, "rate", 10000, "packets per second")
 	fl.IntVar(&retries, "retries", 1, "extra tries for probes without a reply")
+	fl.IntVar(&senders, "senders", 1, "sending goroutines, 1-8: more send faster where the kernel's work per packet is the limit, "+
+		"until the one receiving goroutine falls behind and transmit stamps (latencies) or replies are lost")
 	fl.DurationVar(&cooldown, "cooldown", 0, "wait for late replies after the last send; ends once every probe has its result (default: --timeout)")
 	fl.StringSliceVar(&exclude, "exclude", nil, "targets not to scan (repeatable, comma-separated)")
 	fl.StringVar(&excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments")
