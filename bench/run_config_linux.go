@@ -64,7 +64,7 @@ func (c *config) toolsFor(all []string) []string {
 		if !c.want(t) {
 			continue
 		}
-		if t == "synprobe --tx packet" && !c.hasTxPacket() {
+		if strings.Contains(t, "--tx packet") && !c.hasTxPacket() {
 			continue
 		}
 		out = append(out, t)
