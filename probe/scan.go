@@ -189,7 +189,7 @@ func newScanner(cfg ScanConfig, conn Conn, emit func(Result, int), prog *Progres
 	}
 	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, tries: cfg.Retries + 1,
 		portLo: uint32(cfg.SourcePortLo), portRange: uint32(cfg.SourcePortHi) - uint32(cfg.SourcePortLo) + 1,
-		senders: min(max(cfg.Senders, 1), maxSenders), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
+		senders: min(max(cfg.Senders, 1), maxSenders, cfg.Rate), tx: newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown),
 		pending: map[uint64]pendingICMP{}, pendingQ: make([]uint64, pendingMax), settled: make(chan struct{})}
 	for k := range s.senders {
 		s.sent = append(s.sent, newSentLog(k, s.senders))
@@ -461,7 +461,10 @@ type sender struct {
 }
 
 func (s *scanner) newSender(k, n int) *sender {
-	rate := max(s.cfg.Rate/n, 1)
+	rate := s.cfg.Rate / n // the remainder goes one each to the first senders
+	if k < s.cfg.Rate%n {
+		rate++
+	}
 	batchSize := min(max(rate/200, 1), 64)
 	sd := &sender{s: s, from: s.order.count * uint64(k) / uint64(n), to: s.order.count * uint64(k+1) / uint64(n),
 		log: s.sent[k], bufs: make([][]byte, batchSize), out: make([]raw.Outgoing, 0, batchSize),
