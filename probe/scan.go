@@ -482,8 +482,10 @@ func (s *scanner) newSender(k, n int) *sender {
 func (sd *sender) pass(ctx context.Context, try int) {
 	s := sd.s
 	sd.try = try
+	cancelled := false
 	walked := s.order.walkTo(sd.from, sd.to, func(idx uint64) bool {
 		if ctx.Err() != nil {
+			cancelled = true
 			return false
 		}
 		if try == 0 {
@@ -518,7 +520,7 @@ func (sd *sender) pass(ctx context.Context, try int) {
 	})
 	if try == 0 {
 		sd.sentTo = walked
-		if ctx.Err() != nil && walked > sd.from {
+		if cancelled {
 			sd.sentTo-- // the position that saw the cancellation
 		}
 	}
