@@ -176,18 +176,8 @@ func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20)
 	}
-	pk := &packetTx{
-		file:   os.NewFile(uintptr(fd), "packet"),
-		pm:     newMmsg(true),
-		frames: make([]byte, batchMax*frameMax),
-		nl:     nl,
-		age:    cacheAge,
-		epoch:  time.Now(),
-		routes: make([]routeEntry, 0, maxRoutes),
-		links:  make([]linkEntry, 0, maxLinks),
-		neigh:  make(map[uint64]neighEntry, 64),
-	}
-	pk.pm.lls = new([batchMax]unix.RawSockaddrLinklayer)
+	pk := &packetTx{file: os.NewFile(uintptr(fd), "packet"), nl: nl, age: cacheAge, epoch: time.Now()}
+	pk.initWriter()
 	if pk.rc, err = pk.file.SyscallConn(); err != nil {
 		pk.file.Close()
 		return nil, err
@@ -209,21 +199,20 @@ func (pk *packetTx) close() error { return pk.file.Close() }
 // netlink handle (safe for concurrent use), with buffers and caches of its
 // own.
 func (pk *packetTx) clone() *packetTx {
-	c := &packetTx{
-		file:   pk.file,
-		rc:     pk.rc,
-		pm:     newMmsg(true),
-		frames: make([]byte, batchMax*frameMax),
-		nl:     pk.nl,
-		oif:    pk.oif,
-		age:    pk.age,
-		epoch:  pk.epoch,
-		routes: make([]routeEntry, 0, maxRoutes),
-		links:  make([]linkEntry, 0, maxLinks),
-		neigh:  make(map[uint64]neighEntry, 64),
-	}
-	c.pm.lls = new([batchMax]unix.RawSockaddrLinklayer)
+	c := &packetTx{file: pk.file, rc: pk.rc, nl: pk.nl, oif: pk.oif, age: pk.age, epoch: pk.epoch}
+	c.initWriter()
 	return c
+}
+
+// initWriter gives pk what each writer has of its own: the sendmmsg state,
+// the frames and empty caches.
+func (pk *packetTx) initWriter() {
+	pk.pm = newMmsg(true)
+	pk.pm.lls = new([batchMax]unix.RawSockaddrLinklayer)
+	pk.frames = make([]byte, batchMax*frameMax)
+	pk.routes = make([]routeEntry, 0, maxRoutes)
+	pk.links = make([]linkEntry, 0, maxLinks)
+	pk.neigh = make(map[uint64]neighEntry, 64)
 }
 
 // setTimestamping turns software transmit timestamps on or off.
