@@ -224,7 +224,7 @@ func (p *pinger) await(ctx context.Context, deadline time.Time, try int, msgs []
 
 func sleepUntil(ctx context.Context, t time.Time) bool {
 	if d := time.Until(t); d > 0 {
-		return sleepCtx(ctx, d)
+		return sleepCtx(ctx, d, nil)
 	}
 	return ctx.Err() == nil
 }

@@ -386,7 +386,7 @@ func (s *scanner) send(ctx context.Context) error {
 		if try > 0 {
 			// Give the previous pass's replies time to come back, or
 			// less if every probe has its answer by then.
-			if !s.waitReplies(ctx, s.cfg.Timeout) {
+			if !sleepCtx(ctx, s.cfg.Timeout, s.settled) {
 				break
 			}
 			unanswered := s.firstPass - s.answeredCount()
@@ -631,20 +631,6 @@ func (s *scanner) answeredCount() uint64 {
 	return uint64(n)
 }
 
-// waitReplies waits d, or until every probe is settled; false if ctx
-// was cancelled first.
-func (s *scanner) waitReplies(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-s.settled:
-	case <-ctx.Done():
-		return false
-	}
-	return true
-}
-
 // checkSettled closes s.settled once the first pass has been walked and
 // every probe of it has its final result: answered, refused, or settled
 // by an ICMP error that is no longer held back for a SYN-ACK or RST that
@@ -665,15 +651,18 @@ func (s *scanner) checkSettled(now time.Time) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// sleepCtx waits d, or less if wake is closed first (a nil wake never
+// is); false if ctx was cancelled first.
+func sleepCtx(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+	case <-wake:
 	case <-ctx.Done():
 		return false
 	}
+	return true
 }
 
 // refused settles probe idx, whose send (try) the local kernel refused:
