@@ -24,10 +24,10 @@ import (
 // whole /16. The big scan is interrupted after bigFor, as figure 4 of the
 // benchmark stops it after a minute: by then every table sized from the
 // rate is full and every page of the answered bitmap has been touched, so
-// anything that grows with the probes sent shows. The fake-conn
-// TestMemoryFlat in probe/ cannot see this (the code before the bounded
-// transmit-time table and JSON writer measured 27.5 and 46.0 MB here): the fake gives no transmit
-// timestamps, has no kernel queues and writes no output.
+// anything that grows with the probes sent shows (the code before the
+// bounded transmit-time table and JSON writer measured 27.5 and 46.0 MB
+// here). The fake-conn TestMemoryFlat in probe/ cannot see this: the fake
+// gives no transmit timestamps, has no kernel queues and writes no output.
 func TestEndToEndMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 15 s scan")
