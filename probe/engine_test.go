@@ -81,6 +81,29 @@ func synAckOutranksICMP(t *testing.T, copyStamps bool) {
 	}
 }
 
+// TestForeignStampsIgnored: the packet tap stamps every SYN the host sends
+// from synprobe's port range, another program's too. A stamp carrying a
+// SYN of a probe's 4-tuple without the scan's cookie, 3 ms after the
+// probe, does not replace the probe's transmit time: the latency stays
+// the SYN-ACK's 7 ms, and the stamp is counted as foreign.
+func TestForeignStampsIgnored(t *testing.T) {
+	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags != craft.FlagSYN {
+			return
+		}
+		f.foreignStamp(p, at.Add(3*time.Millisecond))
+		f.queueReply(synAck(p), at.Add(7*time.Millisecond))
+	})
+	f.copyStamps = true
+	c, _ := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{80, 443}})
+	for _, port := range []uint16{80, 443} {
+		r := c.only(t, "198.18.10.10", port)
+		if r.State != StateOpen || r.Has&HasRTT == 0 || r.RTT != 7*time.Millisecond || r.Clock != ClockKernel {
+			t.Errorf("port %d: %v, RTT %v (measured %v, clock %v), want open in 7ms", port, r.State, r.RTT, r.Has&HasRTT != 0, r.Clock)
+		}
+	}
+}
+
 // TestICMPHeldInBoundedMemory: a firewall answers every probe of a fast
 // scan with an ICMP error at once. Each is held back for a timeout (a
 // SYN-ACK would outrank it), but never more than pendingMax at a time:

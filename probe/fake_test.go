@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -84,6 +85,17 @@ func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 		}
 	}
 	return len(pkts), nil
+}
+
+// foreignStamp queues, after the stamp of the packet just sent (p), a
+// stamp at time at carrying a copy of another program's SYN: the same
+// 4-tuple with another sequence number, as a packet tap would see it.
+func (f *fakeConn) foreignStamp(p *craft.Packet, at time.Time) {
+	b := append([]byte(nil), f.sent[len(f.sent)-1].b...)
+	ihl := int(b[0]&0xf) * 4
+	binary.BigEndian.PutUint32(b[ihl+4:], p.TCP.Seq+1)
+	craft.SetTCPChecksum(p.IP.Src, p.IP.Dst, b[ihl:])
+	f.stamps = append(f.stamps, sentPacket{b, at, 0})
 }
 
 // queueReply makes b readable now, with kernel receive time at.

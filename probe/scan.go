@@ -122,6 +122,7 @@ type scanner struct {
 	// final flush after it stopped).
 	tx        *txTable
 	unstamped uint64 // transmit stamps whose probe had left the sent log
+	foreignTx uint64 // transmit stamps of packets that are not this scan's probes
 	// pending holds ICMP-settled results back; pendingQ is the order they
 	// came in (so the order they expire in), a ring of at most pendingMax.
 	pending       map[uint64]pendingICMP
@@ -353,7 +354,7 @@ func (s *scanner) run(ctx context.Context) error {
 		Uint64("filtered", p.Filtered.Load()).Uint64("no_route", p.NoRoute.Load()).Uint64("local_firewall", p.LocalFirewall.Load()).
 		Uint64("duplicates", p.Duplicates.Load()).Uint64("malformed", p.Malformed.Load()).Uint64("unmatched", p.Unmatched.Load()).
 		Uint64("resets", p.Resets.Load()).Uint64("tx_kernel", p.TxKernel.Load()).Uint64("tx_user", p.TxUser.Load()).
-		Uint64("tx_unmatched", s.unstamped).Uint64("tx_evicted", s.tx.evicted).Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
+		Uint64("tx_unmatched", s.unstamped).Uint64("tx_foreign", s.foreignTx).Uint64("tx_evicted", s.tx.evicted).Dur("elapsed", time.Since(began)).AnErr("send_error", sendErr).AnErr("receive_error", rxErr).Msg("scan done")
 	if s.unstamped > 0 {
 		s.log.Warn().Uint64("stamps", s.unstamped).Msg("transmit stamps came back too late to find their probes, whose latencies are missing: " +
 			"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
@@ -773,9 +774,15 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 					continue
 				}
 			default:
-				// A kernel that cannot tag stamps sends a copy of
-				// the packet: the probe's key is in it.
-				if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP || pk.TCP.Flags&craft.FlagSYN == 0 {
+				// A stamp from the packet tap, or from a kernel that
+				// cannot tag stamps, comes with a copy of the packet:
+				// the probe's key is in it. The tap sees every SYN
+				// the host sends from synprobe's port range, another
+				// program's too: only a SYN carrying this scan's
+				// cookie is a probe of this scan.
+				if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP || pk.TCP.Flags&craft.FlagSYN == 0 ||
+					pk.TCP.Seq != s.ck.isn(&s.rxScratch, pk.IP.Src, pk.IP.Dst, pk.TCP.SrcPort, pk.TCP.DstPort) {
+					s.foreignTx++
 					continue
 				}
 				k = key(pk.IP.Dst, pk.TCP.DstPort, pk.TCP.SrcPort)

@@ -205,7 +205,7 @@ func stampSeq(t *testing.T, s TxStamp, mode stampMode) uint32 {
 		return s.ID
 	}
 	if s.HasID {
-		t.Fatalf("copy mode: stamp with an ID")
+		t.Fatalf("%v mode: stamp with an ID", mode)
 	}
 	var p craft.Packet
 	if err := p.Decode(s.Buf[:s.N]); err != nil || p.TCP.Flags != craft.FlagSYN {
@@ -214,21 +214,31 @@ func stampSeq(t *testing.T, s TxStamp, mode stampMode) uint32 {
 	return p.TCP.Seq
 }
 
-// useStamps switches c to transmit-stamp mode m (stampCopy: what a kernel
-// before 6.13 gives); stampTagged fails the test on a kernel that cannot
-// tag stamps.
+// useStamps switches c to transmit-stamp mode m: stampTap (the default
+// where the kernel gives a tap: the raw socket's stamps from the tap, the
+// packet socket's tagged), or error-queue stamps on every socket,
+// stampTagged or stampCopy (what a kernel before 6.13 gives). A mode this
+// kernel should give and does not fails the test.
 func useStamps(t *testing.T, c *Conn, m stampMode) {
 	t.Helper()
-	if m == stampTagged {
-		if c.stamps != stampTagged {
-			t.Fatalf("this kernel does not tag transmit stamps (SCM_TS_OPT_ID): mode %d", c.stamps)
+	if c.stamps != stampTagged {
+		t.Fatalf("this kernel does not tag transmit stamps (SCM_TS_OPT_ID): mode %d", c.stamps)
+	}
+	if m == stampTap {
+		if c.tap == nil {
+			t.Fatal("no packet tap for the raw socket's stamps")
 		}
 		return
 	}
-	if err := c.setTxStamping(unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE); err != nil {
+	c.closeTap()
+	flags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	if m == stampTagged {
+		flags |= unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
+	}
+	if err := c.setTxStamping(flags); err != nil {
 		t.Fatal(err)
 	}
-	c.stamps = stampCopy
+	c.stamps = m
 }
 
 // A next hop missing from the kernel's neighbour table is left to the

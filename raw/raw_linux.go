@@ -42,8 +42,12 @@ type Conn struct {
 	icmpRC syscall.RawConn
 	nl     *netlink.Handle
 	pk     *packetTx // the fast path; nil with TxRaw
+	// tap stamps what the raw socket sends (see tap_linux.go); nil
+	// when the kernel gives no tap, and the raw socket's error queue
+	// stamps instead.
+	tap *txTap
 
-	stamps   stampMode // how transmit times come back
+	stamps   stampMode // how transmit times come back on error queues
 	kernelRx bool      // SO_TIMESTAMPNS is on
 
 	// writers holds the free writers: WriteBatch takes one for a call
@@ -94,6 +98,10 @@ const (
 	// stampCopy: kernel software timestamps, each with a copy of its
 	// packet, on kernels that cannot tag them.
 	stampCopy
+	// stampTap: kernel times from the packet tap, each with a copy of
+	// its packet. Only the raw socket's stamps come back this way (see
+	// tap_linux.go); Conn.stamps is never stampTap.
+	stampTap
 )
 
 func (m stampMode) String() string {
@@ -104,6 +112,8 @@ func (m stampMode) String() string {
 		return "tagged"
 	case stampCopy:
 		return "copy"
+	case stampTap:
+		return "tap"
 	}
 	return fmt.Sprintf("stampMode(%d)", uint8(m))
 }
@@ -263,25 +273,53 @@ func setsock(c *net.IPConn, f func(fd int) error) error {
 	return control(rc, f)
 }
 
-// enableTxStamps turns on software transmit timestamps on the send
-// sockets, tagged with each packet's ID where the kernel can, and reports
-// how they come back. Stamps from one socket and user times from the
-// other would not compare: both sockets get the same mode.
+// enableTxStamps sets up kernel transmit stamps: software timestamps on
+// the send sockets' error queues, tagged with each packet's ID where the
+// kernel can, and then a tap for what the raw socket sends, where the
+// kernel gives one, in place of that socket's error queue. It reports how
+// error-queue stamps come back. Kernel stamps from one socket and user
+// times from another would not compare: without error-queue stamps there
+// is no tap either.
 func (c *Conn) enableTxStamps() stampMode {
 	base := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
-	if c.setTxStamping(base|unix.SOF_TIMESTAMPING_OPT_ID|unix.SOF_TIMESTAMPING_OPT_TSONLY) == nil && c.takesOptID(scmTsOptID) {
-		return stampTagged
+	mode := stampUser
+	switch {
+	case c.setTxStamping(base|unix.SOF_TIMESTAMPING_OPT_ID|unix.SOF_TIMESTAMPING_OPT_TSONLY) == nil && c.takesOptID(scmTsOptID):
+		mode = stampTagged
+	case c.setTxStamping(base) == nil:
+		mode = stampCopy
+	default:
+		c.setTxStamping(0)
+		return stampUser
 	}
-	if c.setTxStamping(base) == nil {
-		return stampCopy
+	t, err := openTap(c.cfg.Interface, c.cfg.PortLo, c.cfg.PortHi)
+	if err != nil {
+		return mode
 	}
-	c.setTxStamping(0)
-	return stampUser
+	if control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, 0) }) != nil {
+		t.close()
+		return mode
+	}
+	c.tap = t
+	return mode
 }
 
-// setTxStamping sets SO_TIMESTAMPING to flags on every send socket.
+// closeTap stops the tap: the raw socket's stamps come from its error
+// queue again, once setTxStamping has turned them on.
+func (c *Conn) closeTap() {
+	if c.tap != nil {
+		c.tap.close()
+		c.tap = nil
+	}
+}
+
+// setTxStamping sets SO_TIMESTAMPING to flags on every send socket whose
+// stamps come from its error queue: the raw socket only without a tap.
 func (c *Conn) setTxStamping(flags int) error {
-	err := control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
+	var err error
+	if c.tap == nil {
+		err = control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
+	}
 	if err == nil && c.pk != nil {
 		err = c.pk.setTimestamping(flags)
 	}
@@ -369,6 +407,8 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		clock = w.pk.clock()
 	}
 	tag := c.stamps == stampTagged
+	// The tap stamps the raw socket's packets by their copies: no tag.
+	tagRaw := tag && c.tap == nil
 	for i, p := range pkts {
 		if w.pk != nil && w.pk.stage(i, p, clock) {
 			w.path[i] = pathPacket
@@ -379,7 +419,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		}
 		w.path[i] = pathRaw
 		w.wm.setSend(i, p.Buf, p.Dst.As4())
-		if tag {
+		if tagRaw {
 			w.wm.setTag(i, p.ID)
 		}
 	}
@@ -420,7 +460,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			w.pk.invalidate()
 			w.path[sent] = pathRaw
 			w.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
-			if tag {
+			if tagRaw {
 				w.wm.setTag(sent, pkts[sent].ID)
 			}
 			continue
@@ -560,11 +600,12 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 	return time.Now(), false
 }
 
-// ReadTxTimestamps returns the transmit times waiting on the send sockets'
-// error queues (kernel software timestamps, each tagged with its packet's
-// ID or, on kernels before 6.13, with a copy of the start of its packet),
-// or the user-space times recorded at send when the kernel gives none. It
-// never blocks.
+// ReadTxTimestamps returns the transmit times waiting in the tap's ring
+// (kernel times, each with a copy of the start of its packet) and on the
+// send sockets' error queues (kernel software timestamps, each tagged with
+// its packet's ID or, on kernels before 6.13, with a copy of the start of
+// its packet), or the user-space times recorded at send when the kernel
+// gives none. It never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if c.stamps == stampUser {
 		c.umu.Lock()
@@ -580,11 +621,26 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 		c.userTxLen -= n
 		return n, nil
 	}
+	if c.tap != nil {
+		if c.pk == nil {
+			return c.tap.read(out), nil
+		}
+		// The ring and the packet socket's queue, the first one
+		// alternating, so that neither waits behind the other when
+		// out is too small for both.
+		c.errPacketFirst = !c.errPacketFirst
+		if c.errPacketFirst {
+			n, err := c.readErrQueue(c.pk.rc, out)
+			return n + c.tap.read(out[n:]), err
+		}
+		n := c.tap.read(out)
+		m, err := c.readErrQueue(c.pk.rc, out[n:])
+		return n + m, err
+	}
 	if c.pk == nil {
 		return c.readErrQueue(c.sendRC, out)
 	}
-	// Both sockets' queues, the first one alternating, so that neither
-	// waits behind the other when out is too small for both.
+	// Both sockets' queues, alternating as above.
 	first, second := c.sendRC, c.pk.rc
 	if c.errPacketFirst {
 		first, second = second, first
@@ -766,6 +822,7 @@ func (c *Conn) Close() error {
 	if c.pk != nil {
 		errs = append(errs, c.pk.close())
 	}
+	c.closeTap()
 	if c.nl != nil {
 		c.nl.Close()
 	}

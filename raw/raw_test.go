@@ -5,6 +5,7 @@ package raw
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -141,7 +142,7 @@ func TestHandshakeThroughRawSockets(t *testing.T) {
 
 func TestTimestamps(t *testing.T) {
 	l := testLab(t)
-	for _, mode := range []stampMode{stampTagged, stampCopy} {
+	for _, mode := range []stampMode{stampTap, stampTagged, stampCopy} {
 		t.Run(mode.String(), func(t *testing.T) { timestamps(t, l, mode) })
 	}
 }
@@ -183,7 +184,7 @@ func timestamps(t *testing.T, l *lab.Lab, mode stampMode) {
 		st := stamps[0]
 		// The stamp carries its tag, or a copy of its packet: the SYN we
 		// sent, as an independent decoder reads it.
-		if mode == stampCopy {
+		if mode != stampTagged {
 			p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
 			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 			if st.HasID || tcp == nil || tcp.Seq != 77 || !tcp.SYN || !st.Kernel {
@@ -207,10 +208,16 @@ func timestamps(t *testing.T, l *lab.Lab, mode stampMode) {
 // it does not know is refused, as SCM_TS_OPT_ID is on older kernels, which
 // then get stamps with packet copies. Tagged stamps also reach many at a
 // time: 300 sends (more than one recvmmsg takes) come back with their 300
-// tags, each once.
+// tags, each once. (The raw socket's stamps come from the tap unless the
+// test turns it off: the kernel takes SCM_TS_OPT_ID only on a socket with
+// SOF_TIMESTAMPING_OPT_ID set.)
 func TestStampModes(t *testing.T) {
 	l := testLab(t)
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	if c.tap == nil {
+		t.Fatal("no packet tap for the raw socket's stamps")
+	}
+	useStamps(t, c, stampTagged)
 	if !c.takesOptID(scmTsOptID) || c.stamps != stampTagged {
 		t.Fatalf("SCM_TS_OPT_ID refused (mode %d): this kernel is 6.13 or later", c.stamps)
 	}
@@ -374,12 +381,19 @@ func TestIPStart(t *testing.T) {
 // TestConcurrentWriters: four goroutines call WriteBatch at once on a Conn
 // with four writers, 4 x 4 batches of 64 SYNs to the /16 behind the lab's
 // routers. Every SYN is answered (each SYN-ACK acknowledges its own SYN,
-// as gopacket decodes it), every transmit stamp comes back tagged with
-// its packet's ID, once, and Stats counts every packet.
+// as gopacket decodes it), every packet gets one kernel transmit stamp,
+// from the tap with a copy of the packet or from the error queue tagged
+// with its ID, and Stats counts every packet.
 func TestConcurrentWriters(t *testing.T) {
 	l := testLab(t)
+	for _, mode := range []stampMode{stampTap, stampTagged} {
+		t.Run(mode.String(), func(t *testing.T) { concurrentWriters(t, l, mode) })
+	}
+}
+
+func concurrentWriters(t *testing.T, l *lab.Lab, mode stampMode) {
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Writers: 4})
-	useStamps(t, c, stampTagged)
+	useStamps(t, c, mode)
 	src := l.Addr(lab.ProberName)
 	const writers, batches = 4, 4
 	var wg sync.WaitGroup
@@ -423,8 +437,8 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	ids := map[uint32]int{}
 	for _, st := range txStamps(t, c, total, 3*time.Second) {
-		if st.HasID && st.Kernel {
-			ids[st.ID]++
+		if st.Kernel {
+			ids[stampSeq(t, st, mode)]++ // each SYN's sequence number is its ID
 		}
 	}
 	for id := uint32(1); id <= total; id++ {
@@ -434,5 +448,82 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if st := c.Stats(); st.Raw != total || st.Packet != 0 {
 		t.Errorf("stats %+v, want %d raw", st, total)
+	}
+}
+
+// segment builds a TCP segment with gopacket, flags set by set.
+func segment(t testing.TB, src, dst netip.Addr, sport, dport uint16, seq uint32, set func(*layers.TCP)) []byte {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Seq: seq, Ack: 1, Window: 64240}
+	set(tcp)
+	tcp.SetNetworkLayerForChecksum(ip4)
+	sb := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ip4, tcp); err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), sb.Bytes()...)
+}
+
+// TestTapStampsOnlySYNsFromTheRange: the tap stamps the outgoing SYNs
+// whose source port is in the Conn's range, first and last port included,
+// and nothing else: not SYNs from just outside the range, not a RST or a
+// SYN-ACK from inside it, not the target's SYN-ACKs coming in, not the
+// RSTs the kernel sends back to those. A SYN the kernel's own TCP sends
+// from a port in the range is stamped too, which is why the engine keeps
+// only stamps carrying its cookie. Each stamp carries its packet, as
+// gopacket decodes it, and a kernel time inside the sending call.
+func TestTapStampsOnlySYNsFromTheRange(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	useStamps(t, c, stampTap)
+	src, dst := l.Addr(lab.ProberName), l.Addr("web")
+	rst := func(tcp *layers.TCP) { tcp.RST = true }
+	synAck := func(tcp *layers.TCP) { tcp.SYN, tcp.ACK = true, true }
+	before := time.Now()
+	pkts := []Outgoing{
+		{syn(t, src, dst, 40000, 80, 101), dst, 0},
+		{syn(t, src, dst, 39999, 80, 102), dst, 0},
+		{syn(t, src, dst, 41000, 80, 103), dst, 0},
+		{segment(t, src, dst, 40002, 80, 104, rst), dst, 0},
+		{segment(t, src, dst, 40003, 80, 105, synAck), dst, 0},
+		{syn(t, src, dst, 40999, 80, 106), dst, 0},
+	}
+	if n, err := c.WriteBatch(pkts); n != len(pkts) || err != nil {
+		t.Fatalf("WriteBatch: %d %v", n, err)
+	}
+	sent := time.Now()
+	var kernelPort int
+	if err := l.Do(lab.ProberName, func() error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: 40500}, Timeout: 2 * time.Second}
+		conn, err := d.Dial("tcp", netip.AddrPortFrom(dst, 80).String())
+		if err != nil {
+			return err
+		}
+		kernelPort = conn.LocalAddr().(*net.TCPAddr).Port
+		return conn.Close()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, 2, time.Second) // the SYN-ACKs to 40000 and 40999
+	time.Sleep(50 * time.Millisecond)
+	got := map[uint16]uint32{}
+	for _, st := range txStamps(t, c, 10, 300*time.Millisecond) {
+		p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if st.HasID || !st.Kernel || tcp == nil || !tcp.SYN || tcp.ACK || tcp.RST {
+			t.Fatalf("stamp %+v: packet %x", st, st.Buf[:st.N])
+		}
+		if _, dup := got[uint16(tcp.SrcPort)]; dup {
+			t.Fatalf("port %d stamped twice", tcp.SrcPort)
+		}
+		got[uint16(tcp.SrcPort)] = tcp.Seq
+		if uint16(tcp.SrcPort) != uint16(kernelPort) && (st.Time.Before(before) || st.Time.After(sent)) {
+			t.Errorf("port %d: stamp %v outside the call %v..%v", tcp.SrcPort, st.Time, before, sent)
+		}
+	}
+	if len(got) != 3 || got[40000] != 101 || got[40999] != 106 || kernelPort != 40500 {
+		t.Errorf("stamped ports and sequence numbers %v, want 40000:101 40999:106 and the kernel's SYN from %d", got, kernelPort)
+	} else if _, ok := got[40500]; !ok {
+		t.Errorf("the kernel's SYN from 40500 was not stamped: %v", got)
 	}
 }
