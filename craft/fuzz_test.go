@@ -265,3 +265,29 @@ func FuzzICMP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSegmentStart: any input parses or fails without a panic, and a TCP
+// packet that Packet.Decode takes (not a fragment) has the same start,
+// whole and cut to its IPv4 header and 14 bytes of TCP.
+func FuzzSegmentStart(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s SegmentStart
+		serr := s.Decode(b)
+		var p Packet
+		if err := p.Decode(b); (err != nil && !errors.Is(err, ErrWScaleClamped)) || p.IP.Protocol != ProtocolTCP {
+			return
+		}
+		if serr != nil {
+			t.Fatalf("Packet.Decode takes %x, SegmentStart.Decode: %v", b, serr)
+		}
+		hl := int(p.IP.IHL) * 4
+		var c SegmentStart
+		if err := c.Decode(b[:hl+SegmentStartLen]); err != nil || c != s {
+			t.Fatalf("cut: %+v (%v), whole: %+v", c, err, s)
+		}
+		if s.Src != p.IP.Src || s.Dst != p.IP.Dst || s.SrcPort != p.TCP.SrcPort || s.DstPort != p.TCP.DstPort || s.Seq != p.TCP.Seq || s.Flags != p.TCP.Flags {
+			t.Fatalf("start %+v, packet %+v", s, p.TCP)
+		}
+	})
+}
