@@ -759,7 +759,7 @@ func (s *scanner) receive(stop <-chan struct{}) error {
 }
 
 func (s *scanner) drainTx(stamps []raw.TxStamp) {
-	var pk craft.Packet
+	var ss craft.SegmentStart
 	for {
 		n, err := s.conn.ReadTxTimestamps(stamps)
 		for _, st := range stamps[:n] {
@@ -780,12 +780,13 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 				// the host sends from synprobe's port range, another
 				// program's too: only a SYN carrying this scan's
 				// cookie is a probe of this scan.
-				if pk.Decode(st.Buf[:st.N]) != nil || pk.IP.Protocol != craft.ProtocolTCP || pk.TCP.Flags&craft.FlagSYN == 0 ||
-					pk.TCP.Seq != s.ck.isn(&s.rxScratch, pk.IP.Src, pk.IP.Dst, pk.TCP.SrcPort, pk.TCP.DstPort) {
+				// The tap copies only the start of the packet.
+				if ss.Decode(st.Buf[:st.N]) != nil || ss.Flags&craft.FlagSYN == 0 ||
+					ss.Seq != s.ck.isn(&s.rxScratch, ss.Src, ss.Dst, ss.SrcPort, ss.DstPort) {
 					s.foreignTx++
 					continue
 				}
-				k = key(pk.IP.Dst, pk.TCP.DstPort, pk.TCP.SrcPort)
+				k = key(ss.Dst, ss.DstPort, ss.SrcPort)
 			}
 			s.tx.put(k, st.Time, st.Kernel)
 			if st.Kernel {
