@@ -222,7 +222,7 @@ func (r *report) judge(memProbes [2]int) {
 		return best, name
 	}
 	// synprobe's fastest setting of each path is what the targets judge.
-	if sp, sname := bestOf("synprobe", "synprobe --senders 2"); sname != "" {
+	if sp, sname := bestOf("synprobe", "synprobe --senders 2", "synprobe --senders 4"); sname != "" {
 		peer, name := bestOf("zmap", "masscan")
 		if name != "" {
 			add("send rate, raw-socket path, at least 2x the better of zmap and masscan",
