@@ -47,10 +47,14 @@ type Incoming struct {
 
 // TxStamp is the time a sent packet left. With HasID, ID is the packet's
 // Outgoing.ID: the kernel tagged the stamp with it (Linux 6.13 and later,
-// SCM_TS_OPT_ID) or the stamp is a user-space time recorded at send. On
-// older kernels the kernel can only hand back a copy of the packet instead:
-// HasID is false and Buf[:N] is the start of that packet (the IPv4 header
-// and at least 8 bytes after it), by which the caller matches it.
+// SCM_TS_OPT_ID) or the stamp is a user-space time recorded at send.
+// Without, the stamp comes with a copy of the start of its packet, by which
+// the caller matches it: HasID is false and Buf[:N] holds the IPv4 header
+// and the TCP header up to its flags, at least (craft.SegmentStart reads
+// them; the tap keeps 48 bytes, enough with up to 12 bytes of IPv4
+// options). The packet tap's stamps come so, and so do error-queue stamps
+// on kernels before 6.13. The tap sees every matching SYN the host sends,
+// another program's too: the caller keeps only its own.
 type TxStamp struct {
 	Buf    []byte
 	N      int

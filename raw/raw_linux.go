@@ -22,12 +22,13 @@ import (
 )
 
 // Conn is a set of raw sockets opened in the network namespace of the
-// thread that called Listen: one IP_HDRINCL socket to send (with software
-// transmit timestamps on its error queue, tagged with each packet's ID
-// where the kernel can), one raw TCP and one raw ICMP
-// socket to receive, each behind a BPF filter, and a netlink handle for
-// route lookups; with TxPacket also an AF_PACKET socket to send Ethernet
-// frames (see packet_linux.go). After Listen it may be used from any
+// thread that called Listen: one IP_HDRINCL socket to send, with a packet
+// tap for its transmit stamps (see tap_linux.go; where the kernel gives no
+// tap, software timestamps on its error queue, tagged with each packet's
+// ID where the kernel can), one raw TCP and one raw ICMP socket to
+// receive, each behind a BPF filter, and a netlink handle for route
+// lookups; with TxPacket also an AF_PACKET socket to send Ethernet frames
+// (see packet_linux.go), stamped on its error queue. After Listen it may be used from any
 // goroutine: WriteBatch from several at once (Config.Writers of them
 // without waiting for one another), ReadBatch and ReadTxTimestamps each
 // from one at a time.
