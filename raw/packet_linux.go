@@ -161,8 +161,8 @@ func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 		}
 		return nil, os.NewSyscallError("socket AF_PACKET", err)
 	}
-	// Frames go straight to the driver: the probes are paced already,
-	// and a qdisc would only add a lock and a queue per packet.
+	// Frames go straight to the driver (see setBypass) until the packet
+	// tap takes over the stamps.
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("setsockopt PACKET_QDISC_BYPASS", err)
@@ -213,6 +213,22 @@ func (pk *packetTx) initWriter() {
 	pk.routes = make([]routeEntry, 0, maxRoutes)
 	pk.links = make([]linkEntry, 0, maxLinks)
 	pk.neigh = make(map[uint64]neighEntry, 64)
+}
+
+// setBypass turns PACKET_QDISC_BYPASS on or off. On, frames go straight
+// to the driver: the probes are paced already, and a qdisc adds a lock and
+// a queue per packet; but they skip the packet taps too, synprobe's own
+// (see tap_linux.go) and tcpdump's, so that their stamps must come from
+// the error queue. Off, they go through the queueing layer like the raw
+// socket's packets, and the tap stamps them: on the reference machine's
+// veth (noqueue) that sent faster at every sender count, and let 4
+// senders keep every stamp, where error-queue stamps kept up with 2.
+func (pk *packetTx) setBypass(on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	return control(pk.rc, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, v) })
 }
 
 // setTimestamping turns software transmit timestamps on or off.

@@ -108,11 +108,12 @@ func stats(t *testing.T, c *Conn, raw, packet uint64) {
 
 // SYNs on the packet path reach a target on the prober's link and one
 // behind a router; the kernels answer as they would a SYN of their own
-// stack's making, every send has a kernel transmit stamp carrying its
-// packet, and each stamp precedes the reply's receive stamp.
+// stack's making, every send has a kernel transmit stamp (from the tap,
+// through the queueing layer, or from the error queue, past it), and each
+// stamp precedes the reply's receive stamp.
 func TestPacketPathHandshake(t *testing.T) {
 	l := packetLab(t)
-	for _, mode := range []stampMode{stampTagged, stampCopy} {
+	for _, mode := range []stampMode{stampTap, stampTagged, stampCopy} {
 		t.Run(mode.String(), func(t *testing.T) { packetHandshake(t, l, mode) })
 	}
 }

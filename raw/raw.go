@@ -114,8 +114,9 @@ const (
 	// discipline. The default: nothing the local firewall forbids leaves.
 	TxRaw TxPath = iota
 	// TxPacket sends to next hops the kernel has already resolved as
-	// Ethernet frames through an AF_PACKET socket that bypasses the
-	// queueing discipline (PACKET_QDISC_BYPASS), with routes and
+	// Ethernet frames through an AF_PACKET socket (which bypasses the
+	// queueing discipline, PACKET_QDISC_BYPASS, only where the kernel
+	// gives no packet tap for the transmit stamps), with routes and
 	// neighbours looked up over netlink and cached; everything else goes
 	// through the raw socket as with TxRaw. Faster per packet, at the cost
 	// of bypassing netfilter (see Config.Tx).

@@ -22,13 +22,13 @@ import (
 )
 
 // Conn is a set of raw sockets opened in the network namespace of the
-// thread that called Listen: one IP_HDRINCL socket to send, with a packet
-// tap for its transmit stamps (see tap_linux.go; where the kernel gives no
-// tap, software timestamps on its error queue, tagged with each packet's
-// ID where the kernel can), one raw TCP and one raw ICMP socket to
-// receive, each behind a BPF filter, and a netlink handle for route
-// lookups; with TxPacket also an AF_PACKET socket to send Ethernet frames
-// (see packet_linux.go), stamped on its error queue. After Listen it may be used from any
+// thread that called Listen: one IP_HDRINCL socket to send, with TxPacket
+// also an AF_PACKET socket to send Ethernet frames (see packet_linux.go),
+// and a packet tap for their transmit stamps (see tap_linux.go; where the
+// kernel gives no tap, software timestamps on their error queues, tagged
+// with each packet's ID where the kernel can); one raw TCP and one raw
+// ICMP socket to receive, each behind a BPF filter; and a netlink handle
+// for route lookups. After Listen it may be used from any
 // goroutine: WriteBatch from several at once (Config.Writers of them
 // without waiting for one another), ReadBatch and ReadTxTimestamps each
 // from one at a time.
@@ -43,9 +43,9 @@ type Conn struct {
 	icmpRC syscall.RawConn
 	nl     *netlink.Handle
 	pk     *packetTx // the fast path; nil with TxRaw
-	// tap stamps what the raw socket sends (see tap_linux.go); nil
-	// when the kernel gives no tap, and the raw socket's error queue
-	// stamps instead.
+	// tap stamps what the send sockets send (see tap_linux.go); nil
+	// when the kernel gives no tap, and their error queues stamp
+	// instead.
 	tap *txTap
 
 	stamps   stampMode // how transmit times come back on error queues
@@ -100,8 +100,9 @@ const (
 	// packet, on kernels that cannot tag them.
 	stampCopy
 	// stampTap: kernel times from the packet tap, each with a copy of
-	// its packet. Only the raw socket's stamps come back this way (see
-	// tap_linux.go); Conn.stamps is never stampTap.
+	// the start of its packet (see tap_linux.go). It replaces the error
+	// queues, whose mode Conn.stamps keeps: Conn.stamps is never
+	// stampTap.
 	stampTap
 )
 
@@ -276,19 +277,20 @@ func setsock(c *net.IPConn, f func(fd int) error) error {
 
 // enableTxStamps sets up kernel transmit stamps: software timestamps on
 // the send sockets' error queues, tagged with each packet's ID where the
-// kernel can, and then a tap for what the raw socket sends, where the
-// kernel gives one, in place of that socket's error queue. It reports how
-// error-queue stamps come back. Kernel stamps from one socket and user
+// kernel can, and then, where the kernel gives one, a packet tap in their
+// place, which stamps what both sockets send (the packet socket's frames
+// then go through the queueing layer: see packetTx.setBypass). It reports
+// how error-queue stamps come back. Kernel stamps from one socket and user
 // times from another would not compare: without error-queue stamps there
 // is no tap either.
 func (c *Conn) enableTxStamps() stampMode {
-	base := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
-	mode := stampUser
+	copied := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	tagged := copied | unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
+	mode, flags := stampTagged, tagged
 	switch {
-	case c.setTxStamping(base|unix.SOF_TIMESTAMPING_OPT_ID|unix.SOF_TIMESTAMPING_OPT_TSONLY) == nil && c.takesOptID(scmTsOptID):
-		mode = stampTagged
-	case c.setTxStamping(base) == nil:
-		mode = stampCopy
+	case c.setTxStamping(tagged) == nil && c.takesOptID(scmTsOptID):
+	case c.setTxStamping(copied) == nil:
+		mode, flags = stampCopy, copied
 	default:
 		c.setTxStamping(0)
 		return stampUser
@@ -297,30 +299,31 @@ func (c *Conn) enableTxStamps() stampMode {
 	if err != nil {
 		return mode
 	}
-	if control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, 0) }) != nil {
-		t.close()
-		return mode
-	}
 	c.tap = t
+	if c.setTxStamping(0) != nil || (c.pk != nil && c.pk.setBypass(false) != nil) {
+		c.closeTap()
+		c.setTxStamping(flags)
+	}
 	return mode
 }
 
-// closeTap stops the tap: the raw socket's stamps come from its error
-// queue again, once setTxStamping has turned them on.
+// closeTap stops the tap: stamps come from the error queues again, once
+// setTxStamping has turned them on, and the packet socket's frames skip
+// the queueing layer again.
 func (c *Conn) closeTap() {
-	if c.tap != nil {
-		c.tap.close()
-		c.tap = nil
+	if c.tap == nil {
+		return
+	}
+	c.tap.close()
+	c.tap = nil
+	if c.pk != nil {
+		c.pk.setBypass(true)
 	}
 }
 
-// setTxStamping sets SO_TIMESTAMPING to flags on every send socket whose
-// stamps come from its error queue: the raw socket only without a tap.
+// setTxStamping sets SO_TIMESTAMPING to flags on every send socket.
 func (c *Conn) setTxStamping(flags int) error {
-	var err error
-	if c.tap == nil {
-		err = control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
-	}
+	err := control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
 	if err == nil && c.pk != nil {
 		err = c.pk.setTimestamping(flags)
 	}
@@ -407,9 +410,8 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	if w.pk != nil {
 		clock = w.pk.clock()
 	}
-	tag := c.stamps == stampTagged
-	// The tap stamps the raw socket's packets by their copies: no tag.
-	tagRaw := tag && c.tap == nil
+	// The tap stamps packets by their copies: no tags.
+	tag := c.stamps == stampTagged && c.tap == nil
 	for i, p := range pkts {
 		if w.pk != nil && w.pk.stage(i, p, clock) {
 			w.path[i] = pathPacket
@@ -420,7 +422,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		}
 		w.path[i] = pathRaw
 		w.wm.setSend(i, p.Buf, p.Dst.As4())
-		if tagRaw {
+		if tag {
 			w.wm.setTag(i, p.ID)
 		}
 	}
@@ -461,7 +463,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			w.pk.invalidate()
 			w.path[sent] = pathRaw
 			w.wm.setSend(sent, pkts[sent].Buf, pkts[sent].Dst.As4())
-			if tagRaw {
+			if tag {
 				w.wm.setTag(sent, pkts[sent].ID)
 			}
 			continue
@@ -602,11 +604,11 @@ func (c *Conn) rxTime(oob []byte) (time.Time, bool) {
 }
 
 // ReadTxTimestamps returns the transmit times waiting in the tap's ring
-// (kernel times, each with a copy of the start of its packet) and on the
-// send sockets' error queues (kernel software timestamps, each tagged with
-// its packet's ID or, on kernels before 6.13, with a copy of the start of
-// its packet), or the user-space times recorded at send when the kernel
-// gives none. It never blocks.
+// (kernel times, each with a copy of the start of its packet) or, without
+// a tap, on the send sockets' error queues (kernel software timestamps,
+// each tagged with its packet's ID or, on kernels before 6.13, with a copy
+// of the start of its packet), or the user-space times recorded at send
+// when the kernel gives none. It never blocks.
 func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if c.stamps == stampUser {
 		c.umu.Lock()
@@ -623,25 +625,13 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 		return n, nil
 	}
 	if c.tap != nil {
-		if c.pk == nil {
-			return c.tap.read(out), nil
-		}
-		// The ring and the packet socket's queue, the first one
-		// alternating, so that neither waits behind the other when
-		// out is too small for both.
-		c.errPacketFirst = !c.errPacketFirst
-		if c.errPacketFirst {
-			n, err := c.readErrQueue(c.pk.rc, out)
-			return n + c.tap.read(out[n:]), err
-		}
-		n := c.tap.read(out)
-		m, err := c.readErrQueue(c.pk.rc, out[n:])
-		return n + m, err
+		return c.tap.read(out), nil
 	}
 	if c.pk == nil {
 		return c.readErrQueue(c.sendRC, out)
 	}
-	// Both sockets' queues, alternating as above.
+	// Both sockets' queues, the first one alternating, so that neither
+	// waits behind the other when out is too small for both.
 	first, second := c.sendRC, c.pk.rc
 	if c.errPacketFirst {
 		first, second = second, first
