@@ -62,7 +62,8 @@ func (c *config) sendArgs(b *benchLab, tool string, probes int) ([]string, strin
 	ports := probes >> (32 - sinkPrefix.Bits()) // probes per address
 	portRange := fmt.Sprintf("1-%d", ports)
 	switch tool {
-	case "synprobe", "synprobe --tx packet", "synprobe --senders 2", "synprobe --senders 4", "synprobe --tx packet --senders 2":
+	case "synprobe", "synprobe --tx packet", "synprobe --senders 2", "synprobe --senders 4", "synprobe --tx packet --senders 2",
+		"synprobe --tx packet --senders 4":
 		args := []string{c.synprobe, "scan", sinkPrefix.String(), "-p", portRange, "--rate", unpaced, "--retries", "0",
 			"--timeout", "100ms", "--no-reset", "--open", "-o", "jsonl", "-q"}
 		// The tool's name after "synprobe" is its extra flags.
@@ -100,11 +101,11 @@ func (c *config) sendArgs(b *benchLab, tool string, probes int) ([]string, strin
 }
 
 func (c *config) figureSend(ctx context.Context, b *benchLab, rep *report) error {
-	// synprobe with one sending goroutine and with the most that kept
-	// every transmit stamp on the 2-core reference machine: four on the
-	// raw path, whose stamps come from the packet tap, two on the packet
-	// path, whose stamps come from its socket's error queue.
-	tools := c.toolsFor([]string{"synprobe", "synprobe --senders 2", "synprobe --senders 4", "synprobe --tx packet", "synprobe --tx packet --senders 2",
+	// synprobe with one sending goroutine, two, and four, the most that
+	// kept every transmit stamp at full speed on the 2-core reference
+	// machine with several to spare, on each path.
+	tools := c.toolsFor([]string{"synprobe", "synprobe --senders 2", "synprobe --senders 4",
+		"synprobe --tx packet", "synprobe --tx packet --senders 2", "synprobe --tx packet --senders 4",
 		"zmap", "masscan", "nmap", "hping3", "trafgen"})
 	counter := func() (uint64, error) { return b.RxPackets(nodeSink) }
 	for r := 0; r < c.runs; r++ {

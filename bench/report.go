@@ -229,7 +229,7 @@ func (r *report) judge(memProbes [2]int) {
 				fmt.Sprintf("%s pps (%s) vs %s %s pps: %s", fmtNum(sp, 0), sname, name, fmtNum(peer, 0), ratio(sp, peer)), boolp(sp >= 2*peer))
 		}
 	}
-	if pk, pname := bestOf("synprobe --tx packet", "synprobe --tx packet --senders 2"); pname != "" {
+	if pk, pname := bestOf("synprobe --tx packet", "synprobe --tx packet --senders 2", "synprobe --tx packet --senders 4"); pname != "" {
 		if tg, m, _ := r.sendMedian("trafgen"); m > 0 {
 			add("send rate, --tx packet, at least trafgen's", fmt.Sprintf("%s pps (%s) vs trafgen %s pps: %s", fmtNum(pk, 0), pname, fmtNum(tg, 0), ratio(pk, tg)), boolp(pk >= tg))
 		}
