@@ -145,10 +145,15 @@ func ParseTxPath(s string) (TxPath, error) {
 	return 0, fmt.Errorf("transmit path %q: want raw or packet", s)
 }
 
-// TxStats counts the packets WriteBatch has sent, by the path they took.
+// TxStats counts the packets WriteBatch has sent, by the path they took,
+// and the transmit stamps the kernel could not keep.
 type TxStats struct {
 	Raw    uint64 // through the IP_HDRINCL raw socket
 	Packet uint64 // as Ethernet frames through the AF_PACKET socket
+	// StampsLost counts packets sent without a stamp because the packet
+	// tap's ring was full: ReadTxTimestamps was not called often enough
+	// for the rate.
+	StampsLost uint64
 }
 
 func (c *Config) withDefaults() Config {

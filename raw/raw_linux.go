@@ -489,9 +489,14 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	return sent, nil
 }
 
-// Stats returns how many packets WriteBatch has sent through each path.
+// Stats returns how many packets WriteBatch has sent through each path,
+// and how many stamps the tap has lost.
 func (c *Conn) Stats() TxStats {
-	return TxStats{Raw: c.sentRaw.Load(), Packet: c.sentPacket.Load()}
+	st := TxStats{Raw: c.sentRaw.Load(), Packet: c.sentPacket.Load()}
+	if c.tap != nil {
+		st.StampsLost = c.tap.lost()
+	}
+	return st
 }
 
 // recvmmsg receives up to count messages into c.rm, waiting through the

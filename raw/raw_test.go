@@ -527,3 +527,45 @@ func TestTapStampsOnlySYNsFromTheRange(t *testing.T) {
 		t.Errorf("the kernel's SYN from 40500 was not stamped: %v", got)
 	}
 }
+
+// TestTapStampsLost: a tap whose ring nobody reads fills up. Of 40,000
+// SYNs the ring keeps one stamp per frame, the kernel counts the others
+// dropped (PACKET_STATISTICS), Stats reports them, and the stamps read and
+// lost add up to the SYNs sent.
+func TestTapStampsLost(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	useStamps(t, c, stampTap)
+	src := l.Addr(lab.ProberName)
+	send := func(from, to int) {
+		t.Helper()
+		pkts := make([]Outgoing, 0, batchMax)
+		for i := from; i < to; {
+			pkts = pkts[:0]
+			for ; len(pkts) < batchMax && i < to; i++ {
+				dst := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+				pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40000+i%1000), 80, uint32(i)), dst, 0})
+			}
+			for sent := 0; sent < len(pkts); {
+				n, err := c.WriteBatch(pkts[sent:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent += n
+			}
+		}
+	}
+	// The router's MAC first: a packet waiting for ARP reaches no tap.
+	send(0, 1)
+	if got := txStamps(t, c, 1, time.Second); len(got) != 1 {
+		t.Fatalf("%d stamps for the first SYN", len(got))
+	}
+	const total = 40000
+	send(1, 1+total)
+	time.Sleep(100 * time.Millisecond)
+	read := len(txStamps(t, c, total, time.Second))
+	lost := c.Stats().StampsLost
+	if read != tapFrames || uint64(read)+lost != total {
+		t.Errorf("%d stamps read and %d lost for %d SYNs, want %d read (the ring's frames) and the rest lost", read, lost, total, tapFrames)
+	}
+}

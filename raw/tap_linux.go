@@ -35,6 +35,9 @@ type txTap struct {
 	fd   int
 	ring []byte
 	next int // the frame to look at next
+	// dropped sums what PACKET_STATISTICS, which resets at each read,
+	// has reported dropped for want of a free frame.
+	dropped atomic.Uint64
 }
 
 const (
@@ -162,6 +165,15 @@ func (t *txTap) read(out []TxStamp) int {
 		t.next = (t.next + 1) % tapFrames
 	}
 	return n
+}
+
+// lost returns how many stamps the ring has had no room for so far: their
+// packets left, without a stamp. It may be called alongside read.
+func (t *txTap) lost() uint64 {
+	if st, err := unix.GetsockoptTpacketStats(t.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		t.dropped.Add(uint64(st.Drops))
+	}
+	return t.dropped.Load()
 }
 
 func (t *txTap) close() error {

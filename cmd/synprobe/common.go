@@ -207,6 +207,10 @@ func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
 			if s, ok := conn.(interface{ Stats() raw.TxStats }); ok {
 				st := s.Stats()
 				g.log.Debug().Uint64("raw", st.Raw).Uint64("packet", st.Packet).Msg("packets sent per transmit path")
+				if st.StampsLost > 0 {
+					g.log.Warn().Uint64("stamps", st.StampsLost).Msg("transmit stamps lost, the packet tap's ring being full, so those probes' latencies are missing: " +
+						"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
+				}
 			}
 			err = errors.Join(err, conn.Close())
 		}
