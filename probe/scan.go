@@ -775,12 +775,11 @@ func (s *scanner) drainTx(stamps []raw.TxStamp) {
 				}
 			default:
 				// A stamp from the packet tap, or from a kernel that
-				// cannot tag stamps, comes with a copy of the packet:
-				// the probe's key is in it. The tap sees every SYN
-				// the host sends from synprobe's port range, another
-				// program's too: only a SYN carrying this scan's
-				// cookie is a probe of this scan.
-				// The tap copies only the start of the packet.
+				// cannot tag stamps, comes with a copy of the start of
+				// the packet: the probe's key is in it. The tap sees
+				// every SYN the host sends from synprobe's port range,
+				// another program's too: only a SYN carrying this
+				// scan's cookie is a probe of this scan.
 				if ss.Decode(st.Buf[:st.N]) != nil || ss.Flags&craft.FlagSYN == 0 ||
 					ss.Seq != s.ck.isn(&s.rxScratch, ss.Src, ss.Dst, ss.SrcPort, ss.DstPort) {
 					s.foreignTx++

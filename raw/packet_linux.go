@@ -161,12 +161,6 @@ func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 		}
 		return nil, os.NewSyscallError("socket AF_PACKET", err)
 	}
-	// Frames go straight to the driver (see setBypass) until the packet
-	// tap takes over the stamps.
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
-		unix.Close(fd)
-		return nil, os.NewSyscallError("setsockopt PACKET_QDISC_BYPASS", err)
-	}
 	// A batch of frames is written at once; the error queue holds a
 	// copy of each for its timestamp and is charged to the receive
 	// buffer. Root may exceed the sysctl limits.
@@ -179,6 +173,12 @@ func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 	pk := &packetTx{file: os.NewFile(uintptr(fd), "packet"), nl: nl, age: cacheAge, epoch: time.Now()}
 	pk.initWriter()
 	if pk.rc, err = pk.file.SyscallConn(); err != nil {
+		pk.file.Close()
+		return nil, err
+	}
+	// Frames go straight to the driver until the packet tap takes over
+	// the stamps.
+	if err := pk.setBypass(true); err != nil {
 		pk.file.Close()
 		return nil, err
 	}
@@ -228,19 +228,13 @@ func (pk *packetTx) setBypass(on bool) error {
 	if on {
 		v = 1
 	}
-	return control(pk.rc, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, v) })
+	err := control(pk.rc, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, v) })
+	return os.NewSyscallError("setsockopt PACKET_QDISC_BYPASS", err)
 }
 
 // setTimestamping turns software transmit timestamps on or off.
 func (pk *packetTx) setTimestamping(flags int) error {
-	var serr error
-	err := pk.rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
+	return control(pk.rc, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
 }
 
 // clock is the time on the caches' clock: monotonic nanoseconds.

@@ -150,7 +150,7 @@ func (t *txTap) read(out []TxStamp) int {
 	for n < len(out) {
 		f := t.ring[t.next*tapFrameSize : (t.next+1)*tapFrameSize]
 		h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&f[0]))
-		status := (*uint32)(unsafe.Pointer(&h.Status))
+		status := &h.Status
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
 			break
 		}
