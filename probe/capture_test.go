@@ -3,13 +3,7 @@
 package probe
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,53 +11,26 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
-	"github.com/synprobe/synprobe/internal/privileged"
 )
 
-// tcpdumpIn starts tcpdump in a lab node's namespace on iface (nanosecond
-// kernel timestamps, every packet written as it comes) and returns a
-// function that stops it and returns the packets it captured, decoded by
-// gopacket: an oracle synprobe has no part in.
+// tcpdumpIn starts tcpdump in a lab node's namespace on iface (see
+// lab.TcpdumpT) and returns a function that stops it and returns the
+// packets it captured, decoded by gopacket: an oracle synprobe has no part
+// in.
 func tcpdumpIn(t *testing.T, l *lab.Lab, node, iface string, filter ...string) (stop func() []gopacket.Packet) {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		privileged.Skip(t, "tcpdump is not installed (apt-get install tcpdump)")
-	}
-	pcap := filepath.Join(t.TempDir(), "c.pcap")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	args := append([]string{"-i", iface, "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-w", pcap}, filter...)
-	dump := l.Command(ctx, node, "tcpdump", args...)
-	var stderr bytes.Buffer
-	dump.Stderr = &stderr
-	if err := dump.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for i := 0; i < 100 && !strings.Contains(stderr.String(), "listening on"); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			dump.Process.Signal(syscall.SIGINT)
-			dump.Wait()
-		}
-		cancel()
-	})
+	dump := l.TcpdumpT(t, node, iface, filter...)
 	return func() []gopacket.Packet {
 		t.Helper()
 		time.Sleep(200 * time.Millisecond) // the last replies
-		dump.Process.Signal(syscall.SIGINT)
-		dump.Wait()
-		stopped = true
-		f, err := os.Open(pcap)
+		f, err := os.Open(dump.Stop())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		r, err := pcapgo.NewReader(f)
 		if err != nil {
-			t.Fatalf("%v (tcpdump: %s)", err, stderr.String())
+			t.Fatalf("%v (tcpdump: %s)", err, dump.Log())
 		}
 		var out []gopacket.Packet
 		for p := range gopacket.NewPacketSource(r, r.LinkType()).Packets() {

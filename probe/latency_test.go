@@ -3,15 +3,10 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,9 +23,6 @@ import (
 // with nanosecond kernel timestamps: an oracle synprobe has no part in.
 func TestLatencyAgainstCapture(t *testing.T) {
 	privileged.Require(t)
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		privileged.Skip(t, "tcpdump is not installed (apt-get install tcpdump)")
-	}
 	l := lab.StartT(t, lab.Demo())
 	conn := openInLab(t, l)
 	for _, c := range []struct {
@@ -40,18 +32,7 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		{"198.18.14.10:80", 200 * time.Microsecond}, // 20 ms + 20 ms
 		{"198.18.10.10:80", 50 * time.Microsecond},  // no added delay
 	} {
-		pcap := filepath.Join(t.TempDir(), "c.pcap")
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		dump := l.Command(ctx, lab.ProberName, "tcpdump", "-i", "to-r1", "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-w", pcap, "tcp")
-		var dumpErr bytes.Buffer
-		dump.Stderr = &dumpErr
-		if err := dump.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		for i := 0; i < 100 && !strings.Contains(dumpErr.String(), "listening on"); i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+		dump := l.TcpdumpT(t, lab.ProberName, "to-r1", "tcp")
 		var sports []uint16
 		capture := func(dir Direction, pkt []byte, _ time.Time) {
 			var p craft.Packet
@@ -63,9 +44,7 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		_, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort(c.target), Count: 30,
 			Interval: 30 * time.Millisecond, Capture: capture}, conn, func(r Result) { rs = append(rs, r) })
 		time.Sleep(300 * time.Millisecond)
-		dump.Process.Signal(syscall.SIGINT)
-		dump.Wait()
-		cancel()
+		pcap := dump.Stop()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,14 +3,8 @@
 package raw
 
 import (
-	"bytes"
-	"context"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +12,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
-	"github.com/synprobe/synprobe/internal/privileged"
 )
 
 // TestPacketPathSeenByTcpdump: while the tap stamps them, the packet
@@ -27,9 +20,6 @@ import (
 // raw path's; with error-queue stamps they skip it (PACKET_QDISC_BYPASS)
 // and the capture has none, though the target answers them all.
 func TestPacketPathSeenByTcpdump(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		privileged.Skip(t, "tcpdump is not installed (apt-get install tcpdump)")
-	}
 	l := packetLab(t)
 	src, far := l.Addr(lab.ProberName), l.Addr("far")
 	for i, tc := range []struct {
@@ -39,19 +29,8 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 			useStamps(t, c, tc.mode)
-			pcap := filepath.Join(t.TempDir(), "c.pcap")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			dump := l.Command(ctx, lab.ProberName, "tcpdump", "-i", "any", "-n", "-s", "128", "-B", "16384", "-U", "--immediate-mode", "-w", pcap,
+			dump := l.TcpdumpT(t, lab.ProberName, "any", "-s", "128", "-B", "16384",
 				"tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0")
-			var dumpErr bytes.Buffer
-			dump.Stderr = &dumpErr
-			if err := dump.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i < 100 && !strings.Contains(dumpErr.String(), "listening on"); i++ {
-				time.Sleep(20 * time.Millisecond)
-			}
 			base := uint32(7000 + 1000*i)
 			pkts := make([]Outgoing, 16)
 			for k := range pkts {
@@ -66,11 +45,9 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 			}
 			stats(t, c, 0, uint64(len(pkts)))
 			time.Sleep(200 * time.Millisecond)
-			dump.Process.Signal(syscall.SIGINT)
-			dump.Wait()
-			f, err := os.Open(pcap)
+			f, err := os.Open(dump.Stop())
 			if err != nil {
-				t.Fatalf("%v (tcpdump: %s)", err, dumpErr.String())
+				t.Fatalf("%v (tcpdump: %s)", err, dump.Log())
 			}
 			defer f.Close()
 			r, err := pcapgo.NewReader(f)
@@ -91,7 +68,7 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 				}
 			}
 			if len(seen) != tc.seen {
-				t.Errorf("tcpdump saw %d of the %d SYNs, want %d (tcpdump: %s)", len(seen), len(pkts), tc.seen, dumpErr.String())
+				t.Errorf("tcpdump saw %d of the %d SYNs, want %d (tcpdump: %s)", len(seen), len(pkts), tc.seen, dump.Log())
 			}
 		})
 	}
