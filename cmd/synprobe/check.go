@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
