@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/synprobe/synprobe/check"
 	"github.com/synprobe/synprobe/probe"
 )
 
 // WriteCheckSummary prints one line per check for people, and a total.
-func WriteCheckSummary(w io.Writer, crs []probe.CheckResult) error {
+func WriteCheckSummary(w io.Writer, crs []check.Result) error {
 	failed := 0
 	for _, cr := range crs {
 		status := "PASS"
@@ -55,7 +56,7 @@ type CheckJSON struct {
 }
 
 // WriteChecksJSON writes {"checks": [...], "pass": bool}.
-func WriteChecksJSON(w io.Writer, crs []probe.CheckResult) error {
+func WriteChecksJSON(w io.Writer, crs []check.Result) error {
 	out := struct {
 		Pass   bool        `json:"pass"`
 		Checks []CheckJSON `json:"checks"`
@@ -119,7 +120,7 @@ type junitFailure struct {
 
 // WriteJUnit writes the checks as JUnit XML, one testcase per check, the
 // shape GitLab, Jenkins and the common GitHub Actions reporters read.
-func WriteJUnit(w io.Writer, crs []probe.CheckResult, started time.Time, took time.Duration) error {
+func WriteJUnit(w io.Writer, crs []check.Result, started time.Time, took time.Duration) error {
 	s := junitSuite{Name: "synprobe check", Tests: len(crs), Time: secs(took), Timestamp: started.UTC().Format("2006-01-02T15:04:05")}
 	for _, cr := range crs {
 		var d time.Duration
@@ -128,7 +129,7 @@ func WriteJUnit(w io.Writer, crs []probe.CheckResult, started time.Time, took ti
 		}
 		tc := junitCase{Name: cr.Check.Name, Classname: "synprobe.check", Time: secs(d)}
 		var out strings.Builder
-		WriteCheckSummary(&out, []probe.CheckResult{cr})
+		WriteCheckSummary(&out, []check.Result{cr})
 		tc.SystemOut = out.String()
 		if !cr.Pass {
 			s.Failures++
@@ -152,7 +153,7 @@ func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f',
 // WritePrometheus writes the checks in the Prometheus text exposition
 // format, for the node exporter's textfile collector: success, success
 // ratio, latency at the chosen percentile, reply TTL and MSS per check.
-func WritePrometheus(w io.Writer, crs []probe.CheckResult, now time.Time) error {
+func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 	type metric struct{ name, help string }
 	ms := []metric{
 		{"synprobe_check_success", "Whether the check passed (1) or failed (0)."},
@@ -223,7 +224,7 @@ func WritePrometheus(w io.Writer, crs []probe.CheckResult, now time.Time) error 
 // series, JUnit test cases and summary lines of two checks with the same
 // name (two checks of one target:port, named after it) cannot be
 // confused: the second is NAME#2, the third NAME#3, and so on.
-func UniqueNames(cs []probe.Check) {
+func UniqueNames(cs []check.Check) {
 	names := make([]string, len(cs))
 	for i := range cs {
 		names[i] = cs[i].Name

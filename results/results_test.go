@@ -20,6 +20,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/synprobe/synprobe/check"
 	"github.com/synprobe/synprobe/probe"
 )
 
@@ -221,12 +222,12 @@ func TestCSV(t *testing.T) {
 	}
 }
 
-func checkResults() []probe.CheckResult {
+func checkResults() []check.Result {
 	rs := sample()
-	pass := probe.Evaluate(probe.Check{Name: "web", Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen},
+	pass := check.Evaluate(check.Check{Name: "web", Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen},
 		MaxRTT: 50 * time.Millisecond}, rs[:1])
-	fail := probe.Evaluate(probe.Check{Name: "ssh <behind> \"fw\"", Target: "198.18.12.10", Port: 22, States: []probe.State{probe.StateOpen}}, rs[2:3])
-	return []probe.CheckResult{pass, fail}
+	fail := check.Evaluate(check.Check{Name: "ssh <behind> \"fw\"", Target: "198.18.12.10", Port: 22, States: []probe.State{probe.StateOpen}}, rs[2:3])
+	return []check.Result{pass, fail}
 }
 
 func TestJUnit(t *testing.T) {
@@ -363,10 +364,10 @@ func promValid(t *testing.T, b []byte) {
 // (two conditions on 198.18.10.10:80, say), give distinct series.
 func TestPrometheusSameTarget(t *testing.T) {
 	rs := sample()
-	c := probe.Check{Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen}}
+	c := check.Check{Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen}}
 	p99 := c
 	p99.Percentile, p99.MaxRTT = 99, time.Second
-	crs := []probe.CheckResult{probe.Evaluate(c, rs[:1]), probe.Evaluate(p99, rs[:1]), probe.Evaluate(c, rs[:1])}
+	crs := []check.Result{check.Evaluate(c, rs[:1]), check.Evaluate(p99, rs[:1]), check.Evaluate(c, rs[:1])}
 	var b bytes.Buffer
 	if err := WritePrometheus(&b, crs, t0); err != nil {
 		t.Fatal(err)
@@ -388,7 +389,7 @@ func TestUniqueNames(t *testing.T) {
 		{[]string{"a", "a#2", "a"}, []string{"a", "a#2", "a#3"}}, // a#2 is taken by name
 		{[]string{"x:80", "y", "x:80"}, []string{"x:80", "y", "x:80#2"}},
 	} {
-		cs := make([]probe.Check, len(c.in))
+		cs := make([]check.Check, len(c.in))
 		for i, n := range c.in {
 			cs[i].Name = n
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/synprobe/synprobe/check"
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
 	"go.yaml.in/yaml/v3"
@@ -62,7 +63,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 				}
 			}
 			for _, a := range args {
-				c, err := probe.ParseCheckArg(a)
+				c, err := check.ParseArg(a)
 				if err != nil {
 					return usageErrorf("%v", err)
 				}
@@ -71,7 +72,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			if len(specs) == 0 {
 				return usageErrorf("check: give checks as arguments or with --file")
 			}
-			checks := make([]probe.Check, len(specs))
+			checks := make([]check.Check, len(specs))
 			dsts := make([]netip.AddrPort, len(specs))
 			for i, s := range specs {
 				checks[i] = s.check.Normalize()
@@ -96,7 +97,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			g.logOutputs(output, outputs...)
 			started := time.Now()
 			var mu sync.Mutex // crs, and the report of them
-			var crs []probe.CheckResult
+			var crs []check.Result
 			reported := false
 			report := func() error {
 				mu.Lock()
@@ -134,7 +135,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 					return &exitError{code: exitNoProbe, err: err}
 				}
 				mu.Lock()
-				crs = append(crs, probe.Evaluate(c, rs))
+				crs = append(crs, check.Evaluate(c, rs))
 				mu.Unlock()
 			}
 			stopHurry()
@@ -181,7 +182,7 @@ var checkFields = []string{"name", "target", "port", "expect", "probes", "rtt", 
 // checkSpec is a check and where it was written, for messages about its
 // target: "checks.yaml:7" or `check "web:80=open"`.
 type checkSpec struct {
-	check probe.Check
+	check check.Check
 	where string
 }
 
@@ -266,7 +267,7 @@ func readCheckFile(path string) ([]checkSpec, error) {
 		if err := n.Decode(&y); err != nil {
 			return nil, yamlErr(err, n.Line)
 		}
-		c := probe.Check{Name: y.Name, Target: y.Target, Probes: y.Probes, Line: n.Line}
+		c := check.Check{Name: y.Name, Target: y.Target, Probes: y.Probes, Line: n.Line}
 		if y.Target == "" {
 			return nil, at(n.Line, "check has no target")
 		}
@@ -284,12 +285,12 @@ func readCheckFile(path string) ([]checkSpec, error) {
 			}
 			c.States = append(c.States, st)
 		}
-		if y.Probes < 0 || y.Probes > probe.MaxProbes {
-			return nil, at(lineOf("probes"), "probes %d must be 1-%d", y.Probes, probe.MaxProbes)
+		if y.Probes < 0 || y.Probes > check.MaxProbes {
+			return nil, at(lineOf("probes"), "probes %d must be 1-%d", y.Probes, check.MaxProbes)
 		}
 		if y.RTT != nil {
 			if p := y.RTT.Percentile; p != nil {
-				if !probe.ValidPercentile(*p) {
+				if !check.ValidPercentile(*p) {
 					return nil, at(lineOf("rtt"), "rtt percentile %v: want a number in (0, 100] such as 90", *p)
 				}
 				c.Percentile = *p
@@ -299,7 +300,7 @@ func readCheckFile(path string) ([]checkSpec, error) {
 			}
 		}
 		if y.MinSuccess != nil {
-			if !probe.ValidRatio(*y.MinSuccess) {
+			if !check.ValidRatio(*y.MinSuccess) {
 				return nil, at(lineOf("min_success"), "min_success %v: want a ratio in [0, 1] such as 0.8", *y.MinSuccess)
 			}
 			c.MinSuccess, c.MinSuccessSet = *y.MinSuccess, true

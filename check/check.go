@@ -1,4 +1,8 @@
-package probe
+// Package check is synprobe's CI checks: what a check expects of a
+// target:port, how it is written (on the command line or in a YAML file),
+// and how the results of its probes are judged. The probing itself is the
+// engine's (package probe); the reports are package results'.
+package check
 
 import (
 	"errors"
@@ -7,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/synprobe/synprobe/probe"
 )
 
 // Check is one CI health check: probe Target:Port Probes times and expect
@@ -17,7 +23,7 @@ type Check struct {
 	Name       string
 	Target     string // as written: a host name or an address
 	Port       uint16
-	States     []State
+	States     []probe.State
 	MaxRTT     time.Duration // 0: no limit
 	Percentile float64       // of the RTTs MaxRTT applies to; 50 when zero
 	Probes     int           // 1 when zero
@@ -28,11 +34,11 @@ type Check struct {
 	Line          int // line in the check file, for messages
 }
 
-// CheckResult is a Check evaluated against its probes' results.
-type CheckResult struct {
+// Result is a Check evaluated against its probes' results.
+type Result struct {
 	Check        Check
-	Results      []Result
-	Summary      Summary
+	Results      []probe.Result
+	Summary      probe.Summary
 	Successes    int
 	SuccessRatio float64
 	RTT          time.Duration // the chosen percentile; valid when HasRTT
@@ -92,15 +98,15 @@ func ValidPercentile(p float64) bool { return p > 0 && p <= 100 }
 func ValidRatio(r float64) bool { return r >= 0 && r <= 1 }
 
 // Evaluate judges rs, the results of c's probes.
-func Evaluate(c Check, rs []Result) CheckResult {
+func Evaluate(c Check, rs []probe.Result) Result {
 	c = c.Normalize()
-	cr := CheckResult{Check: c, Results: rs, Summary: Summarize(rs)}
+	cr := Result{Check: c, Results: rs, Summary: probe.Summarize(rs)}
 	var rtts []time.Duration
 	for _, r := range rs {
 		if slices.Contains(c.States, r.State) {
 			cr.Successes++
 		}
-		if r.Has&HasRTT != 0 && slices.Contains(c.States, r.State) {
+		if r.Has&probe.HasRTT != 0 && slices.Contains(c.States, r.State) {
 			rtts = append(rtts, r.RTT)
 		}
 	}
@@ -109,7 +115,7 @@ func Evaluate(c Check, rs []Result) CheckResult {
 	}
 	if len(rtts) > 0 {
 		slices.Sort(rtts)
-		cr.RTT, cr.HasRTT = Percentile(rtts, c.Percentile), true
+		cr.RTT, cr.HasRTT = probe.Percentile(rtts, c.Percentile), true
 	}
 	if len(rs) == 0 {
 		cr.Failures = append(cr.Failures, "no probe was sent")
@@ -141,113 +147,10 @@ func Evaluate(c Check, rs []Result) CheckResult {
 
 func fmtPct(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 
-func statesString(ss []State) string {
+func statesString(ss []probe.State) string {
 	var parts []string
 	for _, s := range ss {
 		parts = append(parts, s.String())
 	}
 	return strings.Join(parts, "|")
-}
-
-// ParseCheckArg parses a check written on the command line:
-//
-//	HOST:PORT=STATE[|STATE...][,rtt<DURATION][,rtt.pNN<DURATION][,probes=N][,success>=RATIO]
-//
-// for example "db.example:5432=open", "api:443=open,rtt<50ms" or
-// "198.19.0.9:23=closed|filtered". Every error names the check.
-func ParseCheckArg(s string) (Check, error) {
-	var c Check
-	bad := func(format string, a ...any) (Check, error) {
-		return c, fmt.Errorf("check %q: %s", s, fmt.Sprintf(format, a...))
-	}
-	target, spec, ok := strings.Cut(s, "=")
-	if !ok {
-		return bad("want HOST:PORT=STATE[,rtt<DURATION]")
-	}
-	i := strings.LastIndex(target, ":")
-	if i <= 0 {
-		return bad("want HOST:PORT before '='")
-	}
-	c.Target = target[:i]
-	p, err := strconv.ParseUint(target[i+1:], 10, 16)
-	if err != nil || p == 0 {
-		return bad("port %q must be 1-65535", target[i+1:])
-	}
-	c.Port = uint16(p)
-	parts := strings.Split(spec, ",")
-	for _, st := range strings.Split(parts[0], "|") {
-		state, ok := ParseState(strings.TrimSpace(st))
-		if !ok {
-			return bad("state %q is not open, closed or filtered", st)
-		}
-		c.States = append(c.States, state)
-	}
-	seen := map[string]bool{}
-	for _, opt := range parts[1:] {
-		name, _, _ := strings.Cut(opt, "<")
-		name, _, _ = strings.Cut(name, "=")
-		name, _, _ = strings.Cut(name, ">")
-		if strings.HasPrefix(name, "rtt") {
-			name = "rtt"
-		}
-		if seen[name] {
-			return bad("%q: %s is given twice", opt, name)
-		}
-		seen[name] = true
-		switch {
-		case strings.HasPrefix(opt, "rtt"):
-			lhs, d, ok := strings.Cut(opt, "<")
-			if !ok {
-				return bad("%q: want rtt<DURATION or rtt.p90<DURATION", opt)
-			}
-			if pct, ok := strings.CutPrefix(lhs, "rtt.p"); ok {
-				c.Percentile, err = strconv.ParseFloat(pct, 64)
-				if err != nil || !ValidPercentile(c.Percentile) {
-					return bad("percentile %q: want a number in (0, 100] such as 90 or 99.9", pct)
-				}
-			} else if lhs != "rtt" {
-				return bad("%q: want rtt<DURATION or rtt.p90<DURATION", opt)
-			}
-			if c.MaxRTT, err = time.ParseDuration(d); err != nil || c.MaxRTT <= 0 {
-				return bad("latency limit %q: want a positive duration such as 50ms", d)
-			}
-		case strings.HasPrefix(opt, "probes="):
-			if c.Probes, err = strconv.Atoi(opt[len("probes="):]); err != nil || c.Probes <= 0 || c.Probes > MaxProbes {
-				return bad("%q: want probes=N with N 1-%d", opt, MaxProbes)
-			}
-		case strings.HasPrefix(opt, "success>="):
-			c.MinSuccess, err = strconv.ParseFloat(opt[len("success>="):], 64)
-			if err != nil || !ValidRatio(c.MinSuccess) {
-				return bad("%q: want success>=RATIO with RATIO in [0, 1], such as 0.9", opt)
-			}
-			c.MinSuccessSet = true
-		default:
-			return bad("unknown condition %q (want rtt<DURATION, rtt.pNN<DURATION, probes=N or success>=RATIO)", opt)
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return bad("%v", err)
-	}
-	return c, nil
-}
-
-// Arg writes c the way ParseCheckArg reads it (without its Name, which
-// the command line has no place for).
-func (c Check) Arg() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d=%s", c.Target, c.Port, statesString(c.States))
-	if c.MaxRTT > 0 {
-		if c.Percentile != 0 {
-			fmt.Fprintf(&b, ",rtt.p%s<%s", fmtPct(c.Percentile), c.MaxRTT)
-		} else {
-			fmt.Fprintf(&b, ",rtt<%s", c.MaxRTT)
-		}
-	}
-	if c.Probes != 0 {
-		fmt.Fprintf(&b, ",probes=%d", c.Probes)
-	}
-	if c.MinSuccessSet || c.MinSuccess != 0 {
-		fmt.Fprintf(&b, ",success>=%s", strconv.FormatFloat(c.MinSuccess, 'g', -1, 64))
-	}
-	return b.String()
 }
