@@ -62,7 +62,7 @@ func ParseArg(s string) (Check, error) {
 			}
 			if pct, ok := strings.CutPrefix(lhs, "rtt.p"); ok {
 				c.Percentile, err = strconv.ParseFloat(pct, 64)
-				if err != nil || !ValidPercentile(c.Percentile) {
+				if err != nil || !validPercentile(c.Percentile) {
 					return bad("percentile %q: want a number in (0, 100] such as 90 or 99.9", pct)
 				}
 			} else if lhs != "rtt" {
@@ -77,7 +77,7 @@ func ParseArg(s string) (Check, error) {
 			}
 		case strings.HasPrefix(opt, "success>="):
 			c.MinSuccess, err = strconv.ParseFloat(opt[len("success>="):], 64)
-			if err != nil || !ValidRatio(c.MinSuccess) {
+			if err != nil || !validRatio(c.MinSuccess) {
 				return bad("%q: want success>=RATIO with RATIO in [0, 1], such as 0.9", opt)
 			}
 			c.MinSuccessSet = true
@@ -89,6 +89,20 @@ func ParseArg(s string) (Check, error) {
 		return bad("%v", err)
 	}
 	return c, nil
+}
+
+// ParseArgs parses checks written on the command line (see ParseArg),
+// each one's Where naming it as written.
+func ParseArgs(args []string) ([]Spec, error) {
+	var out []Spec
+	for _, a := range args {
+		c, err := ParseArg(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Spec{Check: c, Where: fmt.Sprintf("check %q", a)})
+	}
+	return out, nil
 }
 
 // Arg writes c the way ParseArg reads it (without its Name, which

@@ -87,7 +87,7 @@ func FuzzParseArg(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%q accepted but invalid: %v", s, err)
 		}
-		if c.Percentile != 0 && !ValidPercentile(c.Percentile) || !ValidRatio(c.MinSuccess) {
+		if c.Percentile != 0 && !validPercentile(c.Percentile) || !validRatio(c.MinSuccess) {
 			t.Fatalf("%q: out of range: %+v", s, c)
 		}
 		back, err := ParseArg(c.Arg())

@@ -31,7 +31,6 @@ type Check struct {
 	// MinSuccessSet says MinSuccess was given, so that a minimum of 0 (no
 	// minimum) is not taken for the default.
 	MinSuccessSet bool
-	Line          int // line in the check file, for messages
 }
 
 // Result is a Check evaluated against its probes' results.
@@ -89,13 +88,13 @@ func (c Check) Validate() error {
 	return nil
 }
 
-// ValidPercentile reports whether p may be given as a percentile: in
+// validPercentile reports whether p may be given as a percentile: in
 // (0, 100], so neither 0 nor NaN nor an infinity.
-func ValidPercentile(p float64) bool { return p > 0 && p <= 100 }
+func validPercentile(p float64) bool { return p > 0 && p <= 100 }
 
-// ValidRatio reports whether r may be given as a success ratio: in
+// validRatio reports whether r may be given as a success ratio: in
 // [0, 1], so neither NaN nor an infinity.
-func ValidRatio(r float64) bool { return r >= 0 && r <= 1 }
+func validRatio(r float64) bool { return r >= 0 && r <= 1 }
 
 // Evaluate judges rs, the results of c's probes.
 func Evaluate(c Check, rs []probe.Result) Result {

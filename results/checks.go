@@ -168,17 +168,17 @@ func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 	// The check label tells series apart: two checks of one target:port
 	// (say, one on the median and one on p99) must not give duplicate
 	// series, which Prometheus rejects with the whole file.
-	names := make([]string, len(crs))
+	cs := make([]check.Check, len(crs))
 	for i, cr := range crs {
-		names[i] = cr.Check.Name
+		cs[i] = cr.Check
 	}
-	names = uniqueStrings(names)
+	check.UniqueNames(cs)
 	var b strings.Builder
 	for _, m := range ms {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", m.name, m.help, m.name)
 		for i, cr := range crs {
 			c := cr.Check
-			labels := fmt.Sprintf(`check="%s",target="%s",port="%d"`, esc(names[i]), esc(c.Target), c.Port)
+			labels := fmt.Sprintf(`check="%s",target="%s",port="%d"`, esc(cs[i].Name), esc(c.Target), c.Port)
 			var last *probe.Result
 			for i := range cr.Results {
 				if cr.Results[i].Has&probe.HasTTL != 0 {
@@ -218,45 +218,6 @@ func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// UniqueNames gives every check its own name, so that the Prometheus
-// series, JUnit test cases and summary lines of two checks with the same
-// name (two checks of one target:port, named after it) cannot be
-// confused: the second is NAME#2, the third NAME#3, and so on.
-func UniqueNames(cs []check.Check) {
-	names := make([]string, len(cs))
-	for i := range cs {
-		names[i] = cs[i].Name
-	}
-	for i, n := range uniqueStrings(names) {
-		cs[i].Name = n
-	}
-}
-
-// uniqueStrings returns names with every repeat renamed NAME#N, N the
-// smallest number from 2 on that makes it unique.
-func uniqueStrings(names []string) []string {
-	out := make([]string, len(names))
-	taken := map[string]bool{}
-	for _, n := range names {
-		taken[n] = true
-	}
-	first := map[string]bool{}
-	for i, n := range names {
-		if !first[n] {
-			first[n] = true
-			out[i] = n
-			continue
-		}
-		k := 2
-		for taken[fmt.Sprintf("%s#%d", n, k)] {
-			k++
-		}
-		out[i] = fmt.Sprintf("%s#%d", n, k)
-		taken[out[i]] = true
-	}
-	return out
 }
 
 func esc(s string) string {

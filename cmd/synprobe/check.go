@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +13,6 @@ import (
 	"github.com/synprobe/synprobe/check"
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
-	"go.yaml.in/yaml/v3"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -56,38 +50,36 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			if output != "text" && output != "json" {
 				return usageErrorf("-o %q: want text or json", output)
 			}
-			var specs []checkSpec
+			var specs []check.Spec
 			if file != "" {
-				if specs, err = readCheckFile(file); err != nil {
+				if specs, err = check.ReadFile(file); err != nil {
 					return usageErrorf("%v", err)
 				}
 			}
-			for _, a := range args {
-				c, err := check.ParseArg(a)
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				specs = append(specs, checkSpec{check: c, where: fmt.Sprintf("check %q", a)})
+			argSpecs, err := check.ParseArgs(args)
+			if err != nil {
+				return usageErrorf("%v", err)
 			}
+			specs = append(specs, argSpecs...)
 			if len(specs) == 0 {
 				return usageErrorf("check: give checks as arguments or with --file")
 			}
 			checks := make([]check.Check, len(specs))
 			dsts := make([]netip.AddrPort, len(specs))
 			for i, s := range specs {
-				checks[i] = s.check.Normalize()
+				checks[i] = s.Check.Normalize()
 				if dsts[i], err = resolveCheck(ctx, s, g.lookup); err != nil {
 					return usageErrorf("%v", err)
 				}
 			}
-			results.UniqueNames(checks)
+			check.UniqueNames(checks)
 			outputs := []outputFile{{"--junit", junit, true}, {"--prom", prom, true}, {"--pcap", f.pcap, false}}
 			if err := checkOutputs(outputs...); err != nil {
 				return err
 			}
 			g.logConfig(cmd)
 			for i, c := range checks {
-				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].where).Msg("check")
+				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].Where).Msg("check")
 			}
 			sess, err := g.start(&f, p)
 			if err != nil {
@@ -163,168 +155,18 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 	return cmd
 }
 
-// checkYAML is one check of a check file.
-type checkYAML struct {
-	Name   string   `yaml:"name"`
-	Target string   `yaml:"target"`
-	Port   int      `yaml:"port"`
-	Expect []string `yaml:"expect"`
-	Probes int      `yaml:"probes"`
-	RTT    *struct {
-		Percentile *float64 `yaml:"percentile"`
-		Max        string   `yaml:"max"`
-	} `yaml:"rtt"`
-	MinSuccess *float64 `yaml:"min_success"`
-}
-
-var checkFields = []string{"name", "target", "port", "expect", "probes", "rtt", "min_success"}
-
-// checkSpec is a check and where it was written, for messages about its
-// target: "checks.yaml:7" or `check "web:80=open"`.
-type checkSpec struct {
-	check check.Check
-	where string
-}
-
-// yamlLine matches the position yaml.v3 puts in its messages.
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// readCheckFile parses a check file. Every error is one line that starts
-// with FILE:LINE.
-func readCheckFile(path string) ([]checkSpec, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("check file: %v", err)
-	}
-	at := func(line int, format string, a ...any) error {
-		return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, a...))
-	}
-	// yaml.v3's own messages carry "line N:"; they are rewritten to
-	// FILE:N, and a multi-line one keeps its first error.
-	yamlErr := func(err error, line int) error {
-		msg := err.Error()
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg = te.Errors[0]
-		}
-		if m := yamlLine.FindStringSubmatch(strings.TrimSpace(msg)); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			return at(n, "%s", m[2])
-		}
-		return at(line, "%s", strings.TrimPrefix(msg, "yaml: "))
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, yamlErr(err, 1)
-	}
-	if len(doc.Content) == 0 {
-		return nil, at(1, "empty check file: want a list of checks under \"checks:\"")
-	}
-	top := doc.Content[0]
-	if top.Kind != yaml.MappingNode {
-		return nil, at(top.Line, "want \"checks:\" and a list of checks at the top of the file")
-	}
-	var list *yaml.Node
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k := top.Content[i]
-		switch {
-		case k.Value != "checks":
-			return nil, at(k.Line, "unknown key %q: a check file has one key, \"checks:\"", k.Value)
-		case list != nil:
-			return nil, at(k.Line, "\"checks:\" is given twice")
-		}
-		list = top.Content[i+1]
-	}
-	switch {
-	case list == nil:
-		return nil, at(top.Line, "no \"checks:\" list")
-	case list.Kind != yaml.SequenceNode:
-		return nil, at(list.Line, "\"checks:\" must be a list of checks (each starting with \"- \")")
-	case len(list.Content) == 0:
-		return nil, at(list.Line, "no checks under \"checks:\"")
-	}
-	var out []checkSpec
-	for _, n := range list.Content {
-		if n.Kind != yaml.MappingNode {
-			return nil, at(n.Line, "a check is a mapping (target:, port:, expect: ...)")
-		}
-		// Each field's own line, for messages about it.
-		line := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if !slices.Contains(checkFields, k.Value) {
-				return nil, at(k.Line, "unknown field %q (want %s)", k.Value, strings.Join(checkFields, ", "))
-			}
-			line[k.Value] = k.Line
-		}
-		lineOf := func(field string) int {
-			if l, ok := line[field]; ok {
-				return l
-			}
-			return n.Line
-		}
-		var y checkYAML
-		if err := n.Decode(&y); err != nil {
-			return nil, yamlErr(err, n.Line)
-		}
-		c := check.Check{Name: y.Name, Target: y.Target, Probes: y.Probes, Line: n.Line}
-		if y.Target == "" {
-			return nil, at(n.Line, "check has no target")
-		}
-		if y.Port < 1 || y.Port > 65535 {
-			return nil, at(lineOf("port"), "port %d must be 1-65535", y.Port)
-		}
-		c.Port = uint16(y.Port)
-		if len(y.Expect) == 0 {
-			return nil, at(lineOf("expect"), "check has no expected state (expect: [open], [closed], [filtered] or several)")
-		}
-		for _, s := range y.Expect {
-			st, ok := probe.ParseState(s)
-			if !ok {
-				return nil, at(lineOf("expect"), "expect %q: want open, closed or filtered", s)
-			}
-			c.States = append(c.States, st)
-		}
-		if y.Probes < 0 || y.Probes > check.MaxProbes {
-			return nil, at(lineOf("probes"), "probes %d must be 1-%d", y.Probes, check.MaxProbes)
-		}
-		if y.RTT != nil {
-			if p := y.RTT.Percentile; p != nil {
-				if !check.ValidPercentile(*p) {
-					return nil, at(lineOf("rtt"), "rtt percentile %v: want a number in (0, 100] such as 90", *p)
-				}
-				c.Percentile = *p
-			}
-			if c.MaxRTT, err = time.ParseDuration(y.RTT.Max); err != nil || c.MaxRTT <= 0 {
-				return nil, at(lineOf("rtt"), "rtt max %q: want a positive duration such as 50ms", y.RTT.Max)
-			}
-		}
-		if y.MinSuccess != nil {
-			if !check.ValidRatio(*y.MinSuccess) {
-				return nil, at(lineOf("min_success"), "min_success %v: want a ratio in [0, 1] such as 0.8", *y.MinSuccess)
-			}
-			c.MinSuccess, c.MinSuccessSet = *y.MinSuccess, true
-		}
-		if err := c.Validate(); err != nil {
-			return nil, at(n.Line, "%v", err)
-		}
-		out = append(out, checkSpec{check: c, where: fmt.Sprintf("%s:%d", path, lineOf("target"))})
-	}
-	return out, nil
-}
-
 // resolveCheck finds the one address a check probes. Its target is an
 // address or a host name (the first IPv4 address), without a port.
-func resolveCheck(ctx context.Context, s checkSpec, lookup resolver) (netip.AddrPort, error) {
-	c := s.check
+func resolveCheck(ctx context.Context, s check.Spec, lookup resolver) (netip.AddrPort, error) {
+	c := s.Check
 	t, err := parseTarget(ctx, c.Target, lookup, true, func(string) {})
 	switch {
 	case err != nil:
-		return netip.AddrPort{}, fmt.Errorf("%s: %v", s.where, err)
+		return netip.AddrPort{}, fmt.Errorf("%s: %v", s.Where, err)
 	case t.port != 0:
-		return netip.AddrPort{}, fmt.Errorf("%s: target %q: give the port on its own (port: %d)", s.where, c.Target, t.port)
+		return netip.AddrPort{}, fmt.Errorf("%s: target %q: give the port on its own (port: %d)", s.Where, c.Target, t.port)
 	case len(t.ranges) != 1 || t.ranges[0].First != t.ranges[0].Last:
-		return netip.AddrPort{}, fmt.Errorf("%s: target %q: a check probes one address, not a range", s.where, c.Target)
+		return netip.AddrPort{}, fmt.Errorf("%s: target %q: a check probes one address, not a range", s.Where, c.Target)
 	}
 	return netip.AddrPortFrom(t.ranges[0].First, c.Port), nil
 }
