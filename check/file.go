@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -13,6 +14,15 @@ import (
 	"github.com/synprobe/synprobe/probe"
 	"go.yaml.in/yaml/v3"
 )
+
+// MaxFileSize is the most bytes a check file may have. A thousand checks
+// take about 100 KiB; the limit is there so that a wrong path (a device, a
+// log, /dev/zero) fails at once instead of filling memory.
+const MaxFileSize = 1 << 20
+
+// ErrTooLarge is returned (wrapped, with the file's name) for a check
+// file larger than MaxFileSize.
+var ErrTooLarge = errors.New("check file is larger than 1 MiB, the limit")
 
 // Spec is a check and where it was written, so that a message about it
 // (its target does not resolve, say) points at the place to fix:
@@ -57,9 +67,9 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // Every error is one line that starts with FILE:LINE, for a person to fix
 // the file with; a Spec's Where is FILE:LINE of its target.
 func ReadFile(path string) ([]Spec, error) {
-	b, err := os.ReadFile(path)
+	b, err := readLimited(path, MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("check file: %w", err)
+		return nil, err
 	}
 	f := checkFile{path: path}
 	var doc yaml.Node
@@ -101,6 +111,25 @@ func ReadFile(path string) ([]Spec, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// readLimited reads at most limit bytes of path, and one more to tell a
+// file of exactly limit bytes from a larger one, whatever the file is: a
+// device such as /dev/zero has no size to look at beforehand.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("check file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("check file: %w", err)
+	case int64(len(b)) > limit:
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return b, nil
 }
 
 // checkFile is a check file being read, for its messages.

@@ -112,3 +112,26 @@ func TestReadFileMissing(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestReadFileTooLarge: a file past MaxFileSize is refused while it is
+// read, not after: /dev/zero, which never ends, fails at once.
+func TestReadFileTooLarge(t *testing.T) {
+	one := "checks:\n  - target: 198.18.10.10\n    port: 80\n    expect: [open]\n"
+	pad := func(n int) string { return one + "#" + strings.Repeat("x", n-len(one)-2) + "\n" }
+	if len(pad(MaxFileSize)) != MaxFileSize {
+		t.Fatal("pad")
+	}
+	if _, err := ReadFile(writeFile(t, pad(MaxFileSize))); err != nil {
+		t.Errorf("a file of MaxFileSize bytes: %v", err)
+	}
+	for _, p := range []string{"/dev/zero", writeFile(t, pad(MaxFileSize+1))} {
+		start := time.Now()
+		_, err := ReadFile(p)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%s: refused after %v", p, took)
+		}
+		if !errors.Is(err, ErrTooLarge) || !strings.HasPrefix(err.Error(), p+": ") || !strings.Contains(err.Error(), "1 MiB") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line naming the file and the limit", p, err)
+		}
+	}
+}

@@ -92,6 +92,7 @@ func TestBadInputOneLineExit2NothingSent(t *testing.T) {
 		{"check", "198.18.10.1:80=open,rtt<fast"},
 		{"check", "198.18.10.1:0=open"},
 		{"check", "--file", "/nonexistent.yaml"},
+		{"check", "--file", "/dev/zero"},
 		{"check", "198.18.10.1:80=open,success>=NaN"},
 		{"check", "198.18.10.1:80=open,rtt.p0<5ms"},
 		{"check", "no-such-host.invalid:80=open"},
