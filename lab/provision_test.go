@@ -223,11 +223,11 @@ func TestProvisioningInNamespaces(t *testing.T) {
 		}
 	}
 
-	var conn probe.Conn
-	if err := l.Do(lab.ProberName, func() (err error) { conn, err = probe.OpenRaw(nil); return }); err != nil {
+	var pr *probe.Prober
+	if err := l.Do(lab.ProberName, func() (err error) { pr, err = probe.Open(probe.OpenConfig{Mode: probe.ModeRaw}); return }); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer pr.Close()
 	var ranges []probe.AddrRange
 	for _, a := range []string{"198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.14.10", "198.18.16.10", "198.19.7.7"} {
 		ranges = append(ranges, probe.AddrRange{First: netip.MustParseAddr(a), Last: netip.MustParseAddr(a)})
@@ -235,8 +235,8 @@ func TestProvisioningInNamespaces(t *testing.T) {
 	ts, _ := probe.NewTargetSet(ranges, nil)
 	var mu sync.Mutex
 	got := map[string]probe.Result{}
-	err := probe.Scan(context.Background(), probe.ScanConfig{Targets: ts, Ports: []uint16{22, 23, 25, 26, 80, 179, 443, 445, 3389},
-		Rate: 1000, Retries: 1, Timeout: 500 * time.Millisecond}, conn, func(r probe.Result) {
+	err := pr.Scan(context.Background(), probe.ScanConfig{Targets: ts, Ports: []uint16{22, 23, 25, 26, 80, 179, 443, 445, 3389},
+		Rate: 1000, Retries: 1, Timeout: 500 * time.Millisecond}, func(r probe.Result) {
 		mu.Lock()
 		got[r.AddrPort().String()] = r
 		mu.Unlock()

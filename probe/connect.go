@@ -63,10 +63,10 @@ type ConnectConfig struct {
 // emits each result (from one goroutine at a time).
 func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog *Progress) error {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 256
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Rate <= 0 {
 		return errors.New("rate must be positive")
@@ -89,11 +89,10 @@ func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog
 	sem := make(chan struct{}, cfg.Concurrency)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	interval := time.Second / time.Duration(cfg.Rate)
-	start := time.Now()
+	pace := newPacer(nil, time.Second/time.Duration(cfg.Rate), 0)
 	var i uint64
 	ord.walk(0, func(idx uint64) bool {
-		if !sleepUntil(ctx, start.Add(time.Duration(i)*interval)) {
+		if !pace.wait(ctx, i) {
 			return false
 		}
 		i++
@@ -210,22 +209,21 @@ func ConnectPing(ctx context.Context, cfg PingConfig, emit func(Result)) (Summar
 	if err != nil {
 		return Summary{}, err
 	}
-	var rs []Result
-	next := time.Now()
+	var tally Tally
+	pace := newPacer(nil, cfg.Interval, 0)
 	for seq := 1; seq <= cfg.Count; seq++ {
-		if !sleepUntil(ctx, next) {
+		if !pace.wait(ctx, uint64(seq-1)) {
 			break
 		}
-		next = next.Add(cfg.Interval)
 		r := ConnectProbe(ctx, cfg.Target, cfg.Timeout)
 		if ctx.Err() != nil && r.Reason == ReasonNoResponse {
 			break // interrupted, not lost
 		}
 		r.Seq = seq
-		rs = append(rs, r)
+		tally.Add(r)
 		if emit != nil {
 			emit(r)
 		}
 	}
-	return Summarize(rs), nil
+	return tally.Summary(), nil
 }

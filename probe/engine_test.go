@@ -106,7 +106,7 @@ func TestForeignStampsIgnored(t *testing.T) {
 
 // TestICMPHeldInBoundedMemory: a firewall answers every probe of a fast
 // scan with an ICMP error at once. Each is held back for a timeout (a
-// SYN-ACK would outrank it), but never more than pendingMax at a time:
+// SYN-ACK would outrank it), but never more than holdMax at a time:
 // the oldest goes early. Every probe still gets exactly one result, with
 // its ICMP error and its latency.
 func TestICMPHeldInBoundedMemory(t *testing.T) {
@@ -116,23 +116,23 @@ func TestICMPHeldInBoundedMemory(t *testing.T) {
 			f.queueReply(icmpUnreach(p, 13, router), at.Add(time.Millisecond))
 		}
 	})
-	const probes = 3 * pendingMax
-	s, err := newScanner(ScanConfig{Targets: targets(t, "198.19.0.0/20"), Ports: []uint16{80, 443, 8080}, Rate: 1_000_000,
-		Timeout: 10 * time.Second, Cooldown: 200 * time.Millisecond}, f, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const probes = 3 * holdMax
 	var rs []Result
 	maxHeld := 0
-	s.emit = func(r Result, _ int) {
+	var s *scanner
+	s, err := newScan(ScanConfig{Targets: targets(t, "198.19.0.0/20"), Ports: []uint16{80, 443, 8080}, Rate: 1_000_000,
+		Timeout: 10 * time.Second, Cooldown: 200 * time.Millisecond}, f, func(r Result) {
 		rs = append(rs, r)
-		maxHeld = max(maxHeld, len(s.pending))
+		maxHeld = max(maxHeld, s.held.len())
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := s.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if maxHeld > pendingMax {
-		t.Errorf("%d ICMP results held at once, want at most %d", maxHeld, pendingMax)
+	if maxHeld > holdMax {
+		t.Errorf("%d ICMP results held at once, want at most %d", maxHeld, holdMax)
 	}
 	seen := map[netip.AddrPort]bool{}
 	for _, r := range rs {

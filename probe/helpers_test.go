@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/synprobe/synprobe/raw"
 )
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -41,4 +43,14 @@ func (c *collector) get(a string, port uint16) []Result {
 		}
 	}
 	return out
+}
+
+// OpenRaw opens raw sockets in the calling thread's network namespace, as
+// Open does in raw mode.
+func OpenRaw(cfg *raw.Config) (Conn, error) {
+	c, err := raw.Listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -111,22 +111,21 @@ func TestSendersCancelled(t *testing.T) {
 // per second.
 func TestSendersShareTheRate(t *testing.T) {
 	for _, c := range []struct{ rate, senders, want int }{{4000, 3, 3}, {10, 3, 3}, {2, 8, 2}, {1, 4, 1}, {100, 9, maxSenders}} {
-		s, err := newScanner(ScanConfig{Targets: targets(t, "198.19.0.0/24"), Ports: []uint16{80}, Rate: c.rate, Senders: c.senders},
-			newFake(nil), func(Result, int) {}, nil)
+		s, err := newScan(ScanConfig{Targets: targets(t, "198.19.0.0/24"), Ports: []uint16{80}, Rate: c.rate, Senders: c.senders},
+			newFake(nil), func(Result) {}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.senders != c.want {
-			t.Errorf("rate %d, %d senders asked: %d, want %d", c.rate, c.senders, s.senders, c.want)
+		if len(s.senders) != c.want {
+			t.Errorf("rate %d, %d senders asked: %d, want %d", c.rate, c.senders, len(s.senders), c.want)
 			continue
 		}
 		var perSecond float64
-		for k := range s.senders {
-			sd := s.newSender(k, s.senders)
-			perSecond += float64(time.Second) / float64(sd.interval)
+		for _, sd := range s.senders {
+			perSecond += float64(time.Second) / float64(sd.pace.interval)
 		}
 		if d := perSecond - float64(c.rate); d < -0.01*float64(c.rate) || d > 0.01*float64(c.rate) {
-			t.Errorf("rate %d over %d senders: they send %.1f/s", c.rate, s.senders, perSecond)
+			t.Errorf("rate %d over %d senders: they send %.1f/s", c.rate, len(s.senders), perSecond)
 		}
 	}
 }

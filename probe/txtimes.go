@@ -44,14 +44,14 @@ func newSentLog(k, n int) *sentLog {
 		keys: make([]atomic.Uint64, size), ids: make([]atomic.Uint32, size)}
 }
 
-// sentKey is the probe sent with id by any sender, if its slot has not
-// been reused.
-func (s *scanner) sentKey(id uint32) (uint64, bool) {
+// sentKey is the probe sent with id by any sender, whose logs are logs,
+// if its slot has not been reused.
+func sentKey(logs []*sentLog, id uint32) (uint64, bool) {
 	k := int(id >> idSenderShift)
-	if k >= len(s.sent) {
+	if k >= len(logs) {
 		return 0, false
 	}
-	return s.sent[k].key(id)
+	return logs[k].key(id)
 }
 
 // sentLog maps the IDs of recent sends to their probes' keys. The sending

@@ -115,19 +115,19 @@ func TestSentLog(t *testing.T) {
 	}
 	// Other senders' IDs carry their number in the top bits, wrap
 	// within it, and are found in their own log only.
-	s := &scanner{sent: []*sentLog{l, newSentLog(1, 3), newSentLog(2, 3)}}
-	l2 := s.sent[2]
+	logs := []*sentLog{l, newSentLog(1, 3), newSentLog(2, 3)}
+	l2 := logs[2]
 	id := l2.add(0xdddd)
 	if id>>idSenderShift != 2 || id&idCountMask != 1 {
 		t.Fatalf("sender 2's first ID %#x", id)
 	}
-	if k, ok := s.sentKey(id); !ok || k != 0xdddd {
+	if k, ok := sentKey(logs, id); !ok || k != 0xdddd {
 		t.Fatalf("sentKey(%#x) = %x %v", id, k, ok)
 	}
-	if _, ok := s.sentKey(id&idCountMask | 1<<idSenderShift); ok {
+	if _, ok := sentKey(logs, id&idCountMask|1<<idSenderShift); ok {
 		t.Fatal("sender 1's log answered for an ID it never gave")
 	}
-	if _, ok := s.sentKey(7 << idSenderShift); ok {
+	if _, ok := sentKey(logs, 7<<idSenderShift); ok {
 		t.Fatal("an ID of a sender that does not exist found a probe")
 	}
 	l2.next = idCountMask

@@ -21,22 +21,16 @@ type PingStats struct {
 
 // NewPingStats condenses rs, one result per probe sent.
 func NewPingStats(rs []probe.Result) PingStats {
-	var answered []probe.Result
-	var s PingStats
+	var t probe.Tally
 	for _, r := range rs {
-		switch {
-		case r.State == probe.StateOpen || r.State == probe.StateClosed:
-			answered = append(answered, r)
-		case r.Reason != probe.ReasonNoResponse:
-			s.Errors++
-		}
+		t.Add(r)
 	}
-	s.Summary = probe.Summarize(answered)
-	s.Sent = len(rs)
-	if s.Sent > 0 {
-		s.LossPct = 100 * float64(s.Sent-s.Received) / float64(s.Sent)
-	}
-	return s
+	return PingStatsOf(&t)
+}
+
+// PingStatsOf is what t counted.
+func PingStatsOf(t *probe.Tally) PingStats {
+	return PingStats{Summary: t.Summary(), Errors: t.Errors()}
 }
 
 // WritePingHeader writes ping's first line.

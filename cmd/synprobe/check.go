@@ -120,7 +120,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 					break
 				}
 				var rs []probe.Result
-				_, err := sess.ping(ctx, sess.pingConfig(g, &f, p, dsts[i], c.Probes, interval), func(r probe.Result) { rs = append(rs, r) })
+				_, err := sess.pr.Ping(ctx, sess.pingConfig(g, &f, p, dsts[i], c.Probes, interval), func(r probe.Result) { rs = append(rs, r) })
 				if err != nil {
 					stopHurry()
 					sess.finish()

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/probe"
-	"github.com/synprobe/synprobe/raw"
 	"github.com/synprobe/synprobe/results"
 	"golang.org/x/term"
 )
@@ -28,8 +26,8 @@ type globals struct {
 	stderr         io.Writer
 	log            zerolog.Logger
 	lookup         resolver
-	// openRaw opens raw sockets; tests replace it.
-	openRaw func(cfg *raw.Config) (probe.Conn, error)
+	// open opens the engine; tests replace it.
+	open func(probe.OpenConfig) (*probe.Prober, error)
 }
 
 func (g *globals) setup() error {
@@ -76,44 +74,39 @@ type probeFlags struct {
 	synOptions string
 	noReset    bool
 	pcap       string
-	firstAddr  bool
 	tx         string
 }
 
 func (f *probeFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.mode, "mode", "auto", "raw (hand-built SYNs, needs CAP_NET_RAW), connect (the kernel's connect()), or auto: raw, else connect after a warning")
-	fl.DurationVar(&f.timeout, "timeout", time.Second, "how long to wait for a reply")
+	fl.StringVar(&f.mode, "mode", probe.ModeAuto.String(), "raw (hand-built SYNs, needs CAP_NET_RAW), connect (the kernel's connect()), or auto: raw, else connect after a warning")
+	fl.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "how long to wait for a reply")
 	fl.StringVar(&f.iface, "interface", "", "send and receive on this interface only")
 	fl.StringVar(&f.sourceIP, "source-ip", "", "source address (default: from the route to the target)")
-	fl.StringVar(&f.sourcePort, "source-port", "32768-61000", "source port range; every probe uses a fresh port from it")
-	fl.IntVar(&f.ttl, "ttl", 64, "TTL of the probes")
-	fl.IntVar(&f.mss, "mss", 1460, "MSS the probes advertise")
-	fl.IntVar(&f.window, "window", 64240, "TCP window of the probes")
+	fl.StringVar(&f.sourcePort, "source-port", fmt.Sprintf("%d-%d", probe.DefaultSourcePortLo, probe.DefaultSourcePortHi),
+		"source port range; every probe uses a fresh port from it")
+	fl.IntVar(&f.ttl, "ttl", int(probe.DefaultTTL), "TTL of the probes")
+	fl.IntVar(&f.mss, "mss", int(probe.DefaultMSS), "MSS the probes advertise")
+	fl.IntVar(&f.window, "window", int(probe.DefaultWindow), "TCP window of the probes")
 	fl.StringVar(&f.synOptions, "syn-options", "linux", "SYN option layout: linux, windows or none")
 	fl.BoolVar(&f.noReset, "no-reset", false, "do not send a RST after a SYN-ACK (the local kernel still sends its own)")
 	fl.StringVar(&f.pcap, "pcap", "", "write every packet sent and received to this pcap file")
-	fl.BoolVar(&f.firstAddr, "first-address", false, "probe only the first IPv4 address of a host name")
-	fl.StringVar(&f.tx, "tx", "raw", "transmit path: raw (IP_HDRINCL: the kernel routes and filters each probe) or packet "+
+	fl.StringVar(&f.tx, "tx", probe.TxRaw.String(), "transmit path: raw (IP_HDRINCL: the kernel routes and filters each probe) or packet "+
 		"(Ethernet frames via AF_PACKET to next hops already resolved: faster, bypasses the local firewall's output chains)")
 }
 
 // engineParams are probeFlags checked and converted.
 type engineParams struct {
-	source         netip.Addr
-	portLo, portHi uint16
-	ttl            uint8
-	mss, window    uint16
-	layout         craft.Layout
-	tx             raw.TxPath
-	writers        int // goroutines that send at once (raw.Config.Writers)
+	open        probe.OpenConfig
+	ttl         uint8
+	mss, window uint16
+	layout      craft.Layout
 }
 
 func (f *probeFlags) params() (engineParams, error) {
 	var p engineParams
-	switch f.mode {
-	case "auto", "raw", "connect":
-	default:
+	var err error
+	if p.open.Mode, err = probe.ParseMode(f.mode); err != nil {
 		return p, usageErrorf("--mode %q: want auto, raw or connect", f.mode)
 	}
 	if f.timeout <= 0 {
@@ -124,7 +117,7 @@ func (f *probeFlags) params() (engineParams, error) {
 		if err != nil {
 			return p, usageErrorf("--source-ip: %v", err)
 		}
-		p.source = a
+		p.open.Source = a
 	}
 	lo, hi, ok := strings.Cut(f.sourcePort, "-")
 	if !ok {
@@ -135,7 +128,7 @@ func (f *probeFlags) params() (engineParams, error) {
 	if err1 != nil || err2 != nil || h < l {
 		return p, usageErrorf("--source-port %q: want a port or a range such as 40000-49999", f.sourcePort)
 	}
-	p.portLo, p.portHi = l, h
+	p.open.SourcePortLo, p.open.SourcePortHi = l, h
 	if f.ttl < 1 || f.ttl > 255 {
 		return p, usageErrorf("--ttl must be 1-255")
 	}
@@ -146,92 +139,59 @@ func (f *probeFlags) params() (engineParams, error) {
 		return p, usageErrorf("--window must be 0-65535")
 	}
 	p.ttl, p.mss, p.window = uint8(f.ttl), uint16(f.mss), uint16(f.window)
-	lay, err := craft.ParseLayout(f.synOptions)
-	if err != nil {
+	if p.layout, err = craft.ParseLayout(f.synOptions); err != nil {
 		return p, usageErrorf("--syn-options: %v", err)
 	}
-	p.layout = lay
-	if p.tx, err = raw.ParseTxPath(f.tx); err != nil {
+	if p.open.Tx, err = probe.ParseTxPath(f.tx); err != nil {
 		return p, usageErrorf("--tx: %v", err)
 	}
+	p.open.Interface = f.iface
 	return p, nil
 }
 
-// openEngine opens raw sockets, or decides on connect mode. conn is nil in
-// connect mode.
-func (g *globals) openEngine(f *probeFlags, p engineParams) (probe.Conn, error) {
-	if f.mode == "connect" {
-		return nil, nil
-	}
-	conn, err := g.openRaw(&raw.Config{PortLo: p.portLo, PortHi: p.portHi, Source: p.source, Interface: f.iface, Tx: p.tx, Writers: p.writers})
-	if err == nil {
-		return conn, nil
-	}
-	if errors.Is(err, raw.ErrPermission) || errors.Is(err, raw.ErrNotSupported) {
-		if f.mode == "raw" {
-			return nil, &exitError{code: exitNoProbe, err: err}
-		}
-		g.log.Warn().Msg("no raw sockets (" + err.Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
-		return nil, nil
-	}
-	return nil, &exitError{code: exitNoProbe, err: err}
-}
-
-// session is what a probing command holds while it runs: the raw
-// connection (nil in connect mode) and the --pcap hook.
+// session is what a probing command holds while it runs: the engine and
+// the --pcap hook.
 type session struct {
-	conn    probe.Conn
+	pr      *probe.Prober
 	capture probe.CaptureFunc
-	finish  func() error // flushes the pcap and closes the connection
+	finish  func() error // flushes the pcap and closes the engine
 }
 
 // start opens the engine and the pcap file for a command.
 func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
-	conn, err := g.openEngine(f, p)
+	pr, err := g.open(p.open)
 	if err != nil {
-		return nil, err
+		return nil, &exitError{code: exitNoProbe, err: err}
+	}
+	if fb := pr.Fallback(); fb != nil {
+		g.log.Warn().Msg("no raw sockets (" + fb.Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
 	}
 	hook, finish, err := capture(f.pcap)
 	if err != nil {
-		if conn != nil {
-			conn.Close()
-		}
+		pr.Close()
 		return nil, err
 	}
-	return &session{conn: conn, capture: hook, finish: func() error {
+	return &session{pr: pr, capture: hook, finish: func() error {
 		err := finish()
-		if conn != nil {
+		if pr.Mode() == probe.ModeRaw {
 			// With --tx packet, -v says how many probes the fast path
 			// took: the others went through the kernel (next hop not
 			// yet resolved, interface not Ethernet, ...).
-			if s, ok := conn.(interface{ Stats() raw.TxStats }); ok {
-				st := s.Stats()
-				g.log.Debug().Uint64("raw", st.Raw).Uint64("packet", st.Packet).Msg("packets sent per transmit path")
-				if st.StampsLost > 0 {
-					g.log.Warn().Uint64("stamps", st.StampsLost).Msg("transmit stamps lost, the packet tap's ring being full, so those probes' latencies are missing: " +
-						"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
-				}
+			st := pr.Stats()
+			g.log.Debug().Uint64("raw", st.Raw).Uint64("packet", st.Packet).Msg("packets sent per transmit path")
+			if st.StampsLost > 0 {
+				g.log.Warn().Uint64("stamps", st.StampsLost).Msg("transmit stamps lost, the packet tap's ring being full, so those probes' latencies are missing: " +
+					"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
 			}
-			err = errors.Join(err, conn.Close())
 		}
-		return err
+		return errors.Join(err, pr.Close())
 	}}, nil
 }
 
 // pingConfig is the engine's configuration for probing dst count times.
 func (s *session) pingConfig(g *globals, f *probeFlags, p engineParams, dst netip.AddrPort, count int, interval time.Duration) probe.PingConfig {
-	return probe.PingConfig{Target: dst, Count: count, Interval: interval, Timeout: f.timeout, Source: p.source,
-		SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout,
-		NoReset: f.noReset, Logger: g.log, Capture: s.capture}
-}
-
-// ping runs cfg in raw mode, or with connect() when there is no raw
-// connection.
-func (s *session) ping(ctx context.Context, cfg probe.PingConfig, emit func(probe.Result)) (probe.Summary, error) {
-	if s.conn == nil {
-		return probe.ConnectPing(ctx, cfg, emit)
-	}
-	return probe.Ping(ctx, cfg, s.conn, emit)
+	return probe.PingConfig{Target: dst, Count: count, Interval: interval, Timeout: f.timeout, TTL: p.ttl, MSS: p.mss,
+		Window: p.window, Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: s.capture}
 }
 
 // capture returns the engine's capture hook for --pcap, and a finish func.
@@ -255,8 +215,9 @@ func capture(path string) (probe.CaptureFunc, func() error, error) {
 	}, nil
 }
 
-// resolveTargetPort parses HOST:PORT for ping.
-func resolveTargetPort(ctx context.Context, s string, lookup resolver, firstOnly bool) (netip.AddrPort, error) {
+// resolveTargetPort parses HOST:PORT for ping: one address, the first
+// of a host name's.
+func resolveTargetPort(ctx context.Context, s string, lookup resolver) (netip.AddrPort, error) {
 	t, err := parseTarget(ctx, s, lookup, true, func(string) {})
 	if err != nil {
 		return netip.AddrPort{}, usageErrorf("%v", err)
@@ -269,7 +230,3 @@ func resolveTargetPort(ctx context.Context, s string, lookup resolver, firstOnly
 	}
 	return netip.AddrPortFrom(t.ranges[0].First, t.port), nil
 }
-
-func fmtMS(d time.Duration) string { return strconv.FormatFloat(results.Millis(d), 'f', 3, 64) + " ms" }
-
-var _ = fmt.Sprint

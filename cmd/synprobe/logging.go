@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/synprobe/synprobe/probe"
 )
 
 // logConfig logs, at debug level (-v), the command and every flag's
@@ -27,12 +28,12 @@ func (g *globals) logConfig(cmd *cobra.Command) {
 // logSession logs, at debug level, the mode chosen and the source
 // address the first target is probed from.
 func (g *globals) logSession(s *session, first netip.Addr) {
-	if s.conn == nil {
+	if s.pr.Mode() == probe.ModeConnect {
 		g.log.Debug().Str("mode", "connect").Msg("probing with the kernel's connect(): the kernel picks source address and port")
 		return
 	}
 	ev := g.log.Debug().Str("mode", "raw")
-	if r, err := s.conn.Route(first); err == nil {
+	if r, err := s.pr.Route(first); err == nil {
 		ev = ev.Stringer("source", r.Src).Str("interface", r.Ifname).Stringer("to", first)
 		if r.Gateway.IsValid() {
 			ev = ev.Stringer("gateway", r.Gateway)

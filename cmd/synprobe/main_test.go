@@ -35,9 +35,10 @@ func runT(t *testing.T, args ...string) (code int, stdout, stderr string, opened
 			}
 			return nil, errors.New("no such host")
 		},
-		openRaw: func(*raw.Config) (probe.Conn, error) {
+		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
 			opened = true
-			return nil, raw.ErrPermission
+			cfg.Listen = func(*raw.Config) (probe.Conn, error) { return nil, raw.ErrPermission }
+			return probe.Open(cfg)
 		},
 	}
 	err := execute(context.Background(), g, args, &out, &errb)

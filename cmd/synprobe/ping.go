@@ -46,7 +46,7 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			if output != "text" && output != "jsonl" && output != "csv" {
 				return usageErrorf("-o %q: want text, jsonl or csv", output)
 			}
-			dst, err := resolveTargetPort(ctx, args[0], g.lookup, f.firstAddr)
+			dst, err := resolveTargetPort(ctx, args[0], g.lookup)
 			if err != nil {
 				return err
 			}
@@ -66,14 +66,20 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			} else {
 				results.WritePingHeader(out, dst, count, interval)
 			}
-			// The results so far, and the summary of them: on a second
-			// Ctrl-C too.
+			// The count of the results so far, and the summary of it: on
+			// a second Ctrl-C too. A ping keeps no result, only what its
+			// summary needs (probe.Tally).
 			var mu sync.Mutex
-			var rs []probe.Result
+			var tally probe.Tally
+			finished := false
 			finish := func() {
 				mu.Lock()
 				defer mu.Unlock()
-				st := results.NewPingStats(rs)
+				if finished {
+					return
+				}
+				finished = true
+				st := results.PingStatsOf(&tally)
 				switch {
 				case w != nil:
 					w.Close()
@@ -83,13 +89,15 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 				default:
 					results.WritePingSummary(out, dst, st)
 				}
-				rs = nil
 			}
 			stopHurry := g.onHurry(ctx, func() { finish(); within(time.Second, func() { sess.finish() }) })
 			emit := func(r probe.Result) {
 				mu.Lock()
 				defer mu.Unlock()
-				rs = append(rs, r)
+				if finished {
+					return
+				}
+				tally.Add(r)
 				switch {
 				case w != nil:
 					w.Write(r)
@@ -97,13 +105,13 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 					fmt.Fprintln(out, results.PingLine(r))
 				}
 			}
-			_, err = sess.ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
+			sum, err := sess.pr.Ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
 			stopHurry()
-			answered := results.NewPingStats(rs).Received
 			finish()
 			if ferr := sess.finish(); err == nil {
 				err = ferr
 			}
+			answered := sum.Received
 			switch {
 			case err != nil:
 				return &exitError{code: exitNoProbe, err: err}
@@ -117,8 +125,8 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().IntVarP(&count, "count", "c", 5, "number of probes")
-	cmd.Flags().DurationVarP(&interval, "interval", "i", time.Second, "time between probes")
+	cmd.Flags().IntVarP(&count, "count", "c", probe.DefaultPingCount, "number of probes")
+	cmd.Flags().DurationVarP(&interval, "interval", "i", probe.DefaultPingInterval, "time between probes")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, jsonl or csv")
 	return cmd
 }

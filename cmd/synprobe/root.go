@@ -9,10 +9,10 @@ import (
 	"github.com/synprobe/synprobe/probe"
 )
 
-// newGlobals are the real program's: the system's resolver and raw
-// sockets.
+// newGlobals are the real program's: the system's resolver and the
+// engine.
 func newGlobals(stderr io.Writer) *globals {
-	return &globals{stderr: stderr, lookup: defaultLookup, openRaw: probe.OpenRaw}
+	return &globals{stderr: stderr, lookup: defaultLookup, open: probe.Open}
 }
 
 func newRootCmdWith(g *globals, stdout, stderr io.Writer) *cobra.Command {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,12 +18,7 @@ const maxAddrs = 1 << 24
 
 func newScanCmd(g *globals) *cobra.Command {
 	var f probeFlags
-	var ports, shard, output, excludeFile string
-	var exclude []string
-	var rate, retries, senders int
-	var seed uint64
-	var onlyOpen, allowLarge bool
-	var cooldown time.Duration
+	var sf scanFlags
 	cmd := &cobra.Command{
 		Use:   "scan TARGET... [-p PORTS]",
 		Short: "Scan targets x ports with hand-built SYNs",
@@ -40,7 +35,6 @@ or any of these with :PORT to probe that port only.`,
   synprobe scan 198.18.10.0/24 --shard 1/4 --seed 7`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			stdout := cmd.OutOrStdout()
 			if len(args) == 0 {
 				return usageErrorf("scan: give at least one TARGET")
 			}
@@ -48,81 +42,16 @@ or any of these with :PORT to probe that port only.`,
 			if err != nil {
 				return err
 			}
-			if rate <= 0 {
-				return usageErrorf("--rate must be positive")
-			}
-			if retries < 0 || retries > 100 {
-				return usageErrorf("--retries must be 0-100")
-			}
-			if cooldown < 0 {
-				return usageErrorf("--cooldown must not be negative")
-			}
-			if senders < 1 || senders > 8 {
-				return usageErrorf("--senders must be 1-8")
-			}
-			p.writers = senders + 1 // and one for the RSTs
-			portList := topPorts
-			if cmd.Flags().Changed("ports") {
-				if portList, err = parsePorts(ports); err != nil {
-					return usageErrorf("-p: %v", err)
-				}
-			}
-			k, n, err := parseShard(shard)
+			cfg, err := sf.config(&f, p)
 			if err != nil {
 				return err
 			}
-			note := func(s string) { g.log.Info().Msg(s) }
-			groups := map[string]*scanGroup{}
-			for _, a := range args {
-				t, err := parseTarget(ctx, a, g.lookup, f.firstAddr, note)
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				gp := portList
-				if t.port != 0 {
-					gp = []uint16{t.port}
-				}
-				key := fmt.Sprint(gp)
-				if groups[key] == nil {
-					groups[key] = &scanGroup{ports: gp}
-				}
-				groups[key].include = append(groups[key].include, t.ranges...)
+			p.open.Writers = sf.senders + 1 // and one for the RSTs
+			groups, err := sf.plan(ctx, g, args, cmd.Flags().Changed("ports"))
+			if err != nil {
+				return err
 			}
-			var excl []probe.AddrRange
-			for _, e := range exclude {
-				for _, item := range strings.Split(e, ",") {
-					r, err := parseExclude(ctx, item, g.lookup, note)
-					if err != nil {
-						return usageErrorf("--exclude: %v", err)
-					}
-					excl = append(excl, r...)
-				}
-			}
-			if excludeFile != "" {
-				r, err := readExcludeFile(ctx, excludeFile, g.lookup, note)
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				excl = append(excl, r...)
-			}
-			var list []*scanGroup
-			var addrs, probes uint64
-			for _, gr := range groups {
-				if gr.targets, err = probe.NewTargetSet(gr.include, excl); err != nil {
-					return usageErrorf("%v", err)
-				}
-				addrs += gr.targets.Len()
-				probes += gr.targets.Len() * uint64(len(gr.ports))
-				list = append(list, gr)
-			}
-			sort.Slice(list, func(i, j int) bool { return fmt.Sprint(list[i].ports) < fmt.Sprint(list[j].ports) })
-			if addrs == 0 {
-				return usageErrorf("nothing to scan: every target is excluded")
-			}
-			if addrs > maxAddrs && !allowLarge {
-				return usageErrorf("%d addresses is more than %d: add --allow-large if you mean it", addrs, maxAddrs)
-			}
-			rw, err := results.New(output, stdout, false)
+			rw, err := results.New(sf.output, cmd.OutOrStdout(), false)
 			if err != nil {
 				return usageErrorf("-o: %v", err)
 			}
@@ -130,96 +59,168 @@ or any of these with :PORT to probe that port only.`,
 				return err
 			}
 			g.logConfig(cmd)
-			g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port_lists", len(list)).Msg("targets")
 			sess, err := g.start(&f, p)
 			if err != nil {
 				return err
 			}
-			g.logSession(sess, list[0].targets.At(0))
-			g.logOutputs(output, outputFile{flag: "--pcap", path: f.pcap})
-			w := &guardedWriter{w: rw}
-			progs := make([]*probe.Progress, len(list))
-			estimates := make([]uint64, len(list))
-			for i, gr := range list {
-				progs[i] = &probe.Progress{}
-				// Shard K of N gets about 1/N of the probes; the engine
-				// knows exactly once it has started (Progress.Total).
-				estimates[i] = (gr.targets.Len()*uint64(len(gr.ports)) + uint64(n) - 1) / uint64(n)
-			}
-			stopProgress := startProgress(g, progs, estimates)
-			// A second Ctrl-C: what is known is written (a table with its
-			// summary line, JSON Lines to the last whole line), now.
-			stopHurry := g.onHurry(ctx, func() {
-				stopProgress()
-				w.Close()
-				within(time.Second, func() { sess.finish() })
-			})
-			emit := func(r probe.Result) {
-				if onlyOpen && r.State != probe.StateOpen {
-					return
-				}
-				w.Write(r)
-			}
-			var scanErr error
-			for i, gr := range list {
-				if ctx.Err() != nil {
-					break
-				}
-				if sess.conn == nil {
-					scanErr = probe.ConnectScan(ctx, probe.ConnectConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate,
-						Timeout: f.timeout, Shard: k, Shards: n, Seed: seed}, emit, progs[i])
-				} else {
-					scanErr = probe.Scan(ctx, probe.ScanConfig{Targets: gr.targets, Ports: gr.ports, Rate: rate, Retries: retries,
-						Timeout: f.timeout, Cooldown: cooldown, Shard: k, Shards: n, Seed: seed, Source: p.source,
-						SourcePortLo: p.portLo, SourcePortHi: p.portHi, TTL: p.ttl, MSS: p.mss, Window: p.window,
-						Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: sess.capture, Senders: senders}, sess.conn, emit, progs[i])
-				}
-				if scanErr != nil {
-					break
-				}
-			}
-			stopHurry()
-			stopProgress()
-			cerr := errors.Join(w.Close(), sess.finish())
-			var malformed, unmatched uint64
-			for _, pr := range progs {
-				malformed += pr.Malformed.Load()
-				unmatched += pr.Unmatched.Load()
-			}
-			if malformed > 0 {
-				g.log.Info().Uint64("malformed", malformed).Uint64("unmatched", unmatched).Msg("replies ignored")
-			}
-			if scanErr != nil {
-				return &exitError{code: exitNoProbe, err: scanErr}
-			}
-			if ctx.Err() != nil {
-				return &exitError{code: exitInterrupt}
-			}
-			return cerr
+			g.logSession(sess, groups[0].Targets.At(0))
+			g.logOutputs(sf.output, outputFile{flag: "--pcap", path: f.pcap})
+			cfg.Logger, cfg.Capture = g.log, sess.capture
+			return runScan(ctx, g, sess, cfg, groups, rw, sf.onlyOpen)
 		},
 	}
 	f.add(cmd)
-	fl := cmd.Flags()
-	fl.StringVarP(&ports, "ports", "p", "", "ports and ranges, e.g. 22,80,443,8000-8100 (default: the 100 most common)")
-	fl.IntVar(&rate, "rate", 10000, "packets per second")
-	fl.IntVar(&retries, "retries", 1, "extra tries for probes without a reply")
-	fl.IntVar(&senders, "senders", 1, "sending goroutines, 1-8: more send faster where the kernel's work per packet is the limit, "+
-		"until the one receiving goroutine falls behind and transmit stamps (latencies) or replies are lost")
-	fl.DurationVar(&cooldown, "cooldown", 0, "wait for late replies after the last send; ends once every probe has its result (default: --timeout)")
-	fl.StringSliceVar(&exclude, "exclude", nil, "targets not to scan (repeatable, comma-separated)")
-	fl.StringVar(&excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments")
-	fl.StringVar(&shard, "shard", "1/1", "scan only shard K of N (1-based); shards of one --seed cover the scan exactly once")
-	fl.Uint64Var(&seed, "seed", 0, "seed of the pseudo-random scan order (the same on every shard)")
-	fl.BoolVar(&onlyOpen, "open", false, "report open ports only")
-	fl.StringVarP(&output, "output", "o", "table", "output format: table, jsonl or csv")
-	fl.BoolVar(&allowLarge, "allow-large", false, "allow scans of more than 16,777,216 addresses")
+	sf.add(cmd)
 	return cmd
 }
 
-type scanGroup struct {
-	ports   []uint16
-	include []probe.AddrRange
-	targets *probe.TargetSet
+// scanFlags are scan's own flags.
+type scanFlags struct {
+	ports, shard, output, excludeFile string
+	exclude                           []string
+	rate, retries, senders            int
+	seed                              uint64
+	onlyOpen, allowLarge, firstAddr   bool
+	cooldown                          time.Duration
+}
+
+func (sf *scanFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&sf.ports, "ports", "p", "", "ports and ranges, e.g. 22,80,443,8000-8100 (default: the 100 most common)")
+	fl.IntVar(&sf.rate, "rate", probe.DefaultRate, "packets per second")
+	fl.IntVar(&sf.retries, "retries", probe.DefaultRetries, "extra tries for probes without a reply")
+	fl.IntVar(&sf.senders, "senders", probe.DefaultSenders, fmt.Sprintf("sending goroutines, 1-%d: more send faster where the kernel's work per packet is the limit, ", probe.MaxSenders)+
+		"until the one receiving goroutine falls behind and transmit stamps (latencies) or replies are lost")
+	fl.DurationVar(&sf.cooldown, "cooldown", 0, "wait for late replies after the last send; ends once every probe has its result (default: --timeout)")
+	fl.StringSliceVar(&sf.exclude, "exclude", nil, "targets not to scan (repeatable, comma-separated)")
+	fl.StringVar(&sf.excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments")
+	fl.StringVar(&sf.shard, "shard", "1/1", "scan only shard K of N (1-based); shards of one --seed cover the scan exactly once")
+	fl.Uint64Var(&sf.seed, "seed", 0, "seed of the pseudo-random scan order (the same on every shard)")
+	fl.BoolVar(&sf.onlyOpen, "open", false, "report open ports only")
+	fl.StringVarP(&sf.output, "output", "o", "table", "output format: table, jsonl or csv")
+	fl.BoolVar(&sf.allowLarge, "allow-large", false, "allow scans of more than 16,777,216 addresses")
+	fl.BoolVar(&sf.firstAddr, "first-address", false, "probe only the first IPv4 address of a host name")
+}
+
+// config checks scan's flags and makes the engine's configuration of
+// them (the groups' targets and ports apart).
+func (sf *scanFlags) config(f *probeFlags, p engineParams) (probe.ScanConfig, error) {
+	var cfg probe.ScanConfig
+	switch {
+	case sf.rate <= 0:
+		return cfg, usageErrorf("--rate must be positive")
+	case sf.retries < 0 || sf.retries > 100:
+		return cfg, usageErrorf("--retries must be 0-100")
+	case sf.cooldown < 0:
+		return cfg, usageErrorf("--cooldown must not be negative")
+	case sf.senders < 1 || sf.senders > probe.MaxSenders:
+		return cfg, usageErrorf("--senders must be 1-%d", probe.MaxSenders)
+	}
+	k, n, err := parseShard(sf.shard)
+	if err != nil {
+		return cfg, err
+	}
+	return probe.ScanConfig{Rate: sf.rate, Retries: sf.retries, Timeout: f.timeout, Cooldown: sf.cooldown, Shard: k, Shards: n,
+		Seed: sf.seed, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout, NoReset: f.noReset, Senders: sf.senders}, nil
+}
+
+// plan reads the targets, ports and exclusions into the engine's groups
+// (one per port list).
+func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsGiven bool) ([]probe.Group, error) {
+	portList := topPorts
+	if portsGiven {
+		var err error
+		if portList, err = parsePorts(sf.ports); err != nil {
+			return nil, usageErrorf("-p: %v", err)
+		}
+	}
+	note := func(s string) { g.log.Info().Msg(s) }
+	var tps []probe.TargetPorts
+	for _, a := range args {
+		t, err := parseTarget(ctx, a, g.lookup, sf.firstAddr, note)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		tps = append(tps, probe.TargetPorts{Ranges: t.ranges, Port: t.port})
+	}
+	var excl []probe.AddrRange
+	for _, e := range sf.exclude {
+		for _, item := range strings.Split(e, ",") {
+			r, err := parseExclude(ctx, item, g.lookup, note)
+			if err != nil {
+				return nil, usageErrorf("--exclude: %v", err)
+			}
+			excl = append(excl, r...)
+		}
+	}
+	if sf.excludeFile != "" {
+		r, err := readExcludeFile(ctx, sf.excludeFile, g.lookup, note)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		excl = append(excl, r...)
+	}
+	groups, err := probe.Plan(tps, portList, excl)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	var addrs, probes uint64
+	for _, gr := range groups {
+		addrs += gr.Targets.Len()
+		probes += gr.Probes()
+	}
+	if addrs > maxAddrs && !sf.allowLarge {
+		return nil, usageErrorf("%d addresses is more than %d: add --allow-large if you mean it", addrs, maxAddrs)
+	}
+	g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port_lists", len(groups)).Msg("targets")
+	return groups, nil
+}
+
+// runScan scans the groups, writing each result to rw as it settles, with
+// the progress line and the second Ctrl-C's early end.
+func runScan(ctx context.Context, g *globals, sess *session, cfg probe.ScanConfig, groups []probe.Group, rw results.Writer, onlyOpen bool) error {
+	w := &guardedWriter{w: rw}
+	progs := make([]*probe.Progress, len(groups))
+	estimates := make([]uint64, len(groups))
+	for i, gr := range groups {
+		progs[i] = &probe.Progress{}
+		// Shard K of N gets about 1/N of the probes; the engine knows
+		// exactly once it has started (Progress.Total).
+		estimates[i] = (gr.Probes() + uint64(cfg.Shards) - 1) / uint64(cfg.Shards)
+	}
+	stopProgress := startProgress(g, progs, estimates)
+	// A second Ctrl-C: what is known is written (a table with its summary
+	// line, JSON Lines to the last whole line), now.
+	stopHurry := g.onHurry(ctx, func() {
+		stopProgress()
+		w.Close()
+		within(time.Second, func() { sess.finish() })
+	})
+	emit := func(r probe.Result) {
+		if onlyOpen && r.State != probe.StateOpen {
+			return
+		}
+		w.Write(r)
+	}
+	scanErr := sess.pr.ScanGroups(ctx, cfg, groups, emit, progs)
+	stopHurry()
+	stopProgress()
+	cerr := errors.Join(w.Close(), sess.finish())
+	var malformed, unmatched uint64
+	for _, pr := range progs {
+		malformed += pr.Malformed.Load()
+		unmatched += pr.Unmatched.Load()
+	}
+	if malformed > 0 {
+		g.log.Info().Uint64("malformed", malformed).Uint64("unmatched", unmatched).Msg("replies ignored")
+	}
+	if scanErr != nil {
+		return &exitError{code: exitNoProbe, err: scanErr}
+	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupt}
+	}
+	return cerr
 }
 
 func parseShard(s string) (int, int, error) {

@@ -1,0 +1,69 @@
+package probe
+
+import (
+	"net/netip"
+
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
+)
+
+// resetter ends the half-open connections SYN-ACKs start, with RSTs sent
+// in batches: those for one receive batch together. The local kernel,
+// which has no socket for such a connection, answers the SYN-ACK with a
+// RST of its own as well; that second RST is harmless (the target drops a
+// RST for a connection it has already closed) and is why --no-reset still
+// leaves no half-open connection behind on a Linux prober. Receiving
+// goroutine only.
+type resetter struct {
+	conn    Conn
+	src     netip.Addr
+	ttl     uint8
+	prog    *Progress
+	capture CaptureFunc
+	clock   timeSource
+	bufs    [64][64]byte
+	out     []raw.Outgoing
+}
+
+func newResetter(conn Conn, src netip.Addr, ttl uint8, prog *Progress, capture CaptureFunc) *resetter {
+	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, clock: realTime{}}
+	rs.out = make([]raw.Outgoing, 0, len(rs.bufs))
+	return rs
+}
+
+// add queues a RST for the connection sport > dst:dport whose SYN-ACK
+// acknowledged seq.
+func (rs *resetter) add(dst netip.Addr, dport, sport uint16, seq uint32) {
+	if len(rs.out) == len(rs.bufs) {
+		rs.flush()
+	}
+	buf := rs.bufs[len(rs.out)][:]
+	ip := craft.IPv4{TTL: rs.ttl, Src: rs.src, Dst: dst, Flags: craft.FlagDF}
+	tcp := craft.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Flags: craft.FlagRST}
+	n, err := craft.BuildTCP(buf, &ip, &tcp)
+	if err != nil {
+		return
+	}
+	rs.out = append(rs.out, raw.Outgoing{Buf: buf[:n], Dst: dst})
+}
+
+// flush sends the RSTs queued. A RST is a courtesy: one the kernel
+// refuses is skipped.
+func (rs *resetter) flush() {
+	out := rs.out
+	for len(out) > 0 {
+		now := rs.clock.Now()
+		n, err := rs.conn.WriteBatch(out)
+		for _, p := range out[:n] {
+			rs.prog.Resets.Add(1)
+			if rs.capture != nil {
+				rs.capture(Sent, p.Buf, now)
+			}
+		}
+		if err != nil {
+			n++
+		}
+		out = out[min(n, len(out)):]
+	}
+	rs.out = rs.out[:0]
+}
