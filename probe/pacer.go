@@ -13,17 +13,29 @@ type timeSource interface {
 	SleepUntil(ctx context.Context, t time.Time) bool
 }
 
-// realTime is the system's clock.
-type realTime struct{}
+// realTime is the system's clock, with one timer reused for every wait:
+// a pacer that waits for each probe allocates nothing per probe.
+type realTime struct{ timer *time.Timer }
 
-func (realTime) Now() time.Time { return time.Now() }
+func (*realTime) Now() time.Time { return time.Now() }
 
-func (realTime) SleepUntil(ctx context.Context, t time.Time) bool {
+func (r *realTime) SleepUntil(ctx context.Context, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	return sleepCtx(ctx, d, nil)
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d)
+	}
+	select {
+	case <-r.timer.C:
+		return true
+	case <-ctx.Done():
+		r.timer.Stop()
+		return false
+	}
 }
 
 // pacer spaces sends on an absolute schedule: the k'th leaves at start +
@@ -41,7 +53,7 @@ type pacer struct {
 
 func newPacer(clock timeSource, interval, maxLag time.Duration) *pacer {
 	if clock == nil {
-		clock = realTime{}
+		clock = &realTime{}
 	}
 	return &pacer{clock: clock, start: clock.Now(), interval: interval, maxLag: maxLag}
 }

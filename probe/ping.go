@@ -82,6 +82,10 @@ func Ping(ctx context.Context, cfg PingConfig, conn Conn, emit func(Result)) (Su
 	return p.run(ctx)
 }
 
+// pingSentLogSize is the sends a ping's transmit stamp may lag behind:
+// one probe is in flight at a time.
+const pingSentLogSize = 1024
+
 // pinger composes a ping from the engine's parts: one probe at a time,
 // paced by Interval, each waited for until its reply or its timeout. Probe
 // seq uses try (seq-1) mod tries of the matcher's source-port rotation: a
@@ -116,7 +120,7 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pinger{cfg: cfg, conn: conn, emit: emit, log: cfg.Logger, sent: newSentLog(0, 1), fails: &failureLimit{}}
+	p := &pinger{cfg: cfg, conn: conn, emit: emit, log: cfg.Logger, sent: sizedSentLog(0, pingSentLogSize), fails: &failureLimit{}}
 	src, err := pickSource(p.log, conn, cfg.Source, ts)
 	if err != nil {
 		return nil, err
@@ -133,6 +137,7 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 	if !cfg.NoReset {
 		resets = newResetter(conn, src, cfg.TTL, &p.prog, cfg.Capture)
 	}
+	p.tally.Reserve(cfg.Count)
 	p.rx = newReceiver(conn, p.m, newTxTable(1, 2*cfg.Timeout), []*sentLog{p.sent}, &p.prog, cfg.Capture, resets, 16, 16)
 	p.rx.onReply = p.onReply
 	return p, nil
@@ -141,6 +146,7 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 func (p *pinger) run(ctx context.Context) (Summary, error) {
 	dst, dport := p.cfg.Target.Addr(), p.cfg.Target.Port()
 	buf := make([]byte, p.tpl.Len())
+	out := make([]raw.Outgoing, 1) // reused: a ping allocates nothing per probe
 	p.log.Debug().Stringer("target", p.cfg.Target).Int("count", p.cfg.Count).Dur("interval", p.cfg.Interval).
 		Dur("timeout", p.cfg.Timeout).Dur("min_timeout", p.cfg.MinTimeout).Stringer("source", p.m.src).
 		Int("source_ports", int(p.m.portRange)).Msg("ping start")
@@ -158,7 +164,7 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 			break
 		}
 		sentAt := time.Now()
-		out := []raw.Outgoing{{Buf: buf[:n], Dst: dst, ID: p.sent.add(key(dst, dport, sport))}}
+		out[0] = raw.Outgoing{Buf: buf[:n], Dst: dst, ID: p.sent.add(key(dst, dport, sport))}
 		if _, werr := transmit(p.conn, out, p.cfg.Capture, sentAt); werr != nil {
 			if reason, ok := refusal(werr); ok {
 				if err = p.fails.failed(werr); err != nil {

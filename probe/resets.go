@@ -26,7 +26,7 @@ type resetter struct {
 }
 
 func newResetter(conn Conn, src netip.Addr, ttl uint8, prog *Progress, capture CaptureFunc) *resetter {
-	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, clock: realTime{}}
+	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, clock: &realTime{}}
 	rs.out = make([]raw.Outgoing, 0, len(rs.bufs))
 	return rs
 }

@@ -89,6 +89,16 @@ func (t *Tally) Add(r Result) {
 	}
 }
 
+// Reserve makes room for the latencies of n probes (up to a million: a
+// longer ping grows as it goes), so that a ping's memory grows by 8 bytes
+// a probe, not by the copies a growing slice leaves behind; pages of the
+// room not yet used cost nothing.
+func (t *Tally) Reserve(n int) {
+	if n = min(n, 1<<20); cap(t.rtts) < n {
+		t.rtts = slices.Grow(t.rtts, n-len(t.rtts))
+	}
+}
+
 // Errors is the number of probes settled by an ICMP error or refused.
 func (t *Tally) Errors() int { return t.errors }
 

@@ -39,7 +39,11 @@ const (
 
 // newSentLog is the sent log of sender k of n.
 func newSentLog(k, n int) *sentLog {
-	size := sentLogSize >> (bits.Len(uint(n)) - 1) // n rounded down to a power of 2
+	return sizedSentLog(k, sentLogSize>>(bits.Len(uint(n))-1)) // n rounded down to a power of 2
+}
+
+// sizedSentLog is sender k's sent log of size (a power of 2) slots.
+func sizedSentLog(k, size int) *sentLog {
 	return &sentLog{base: uint32(k) << idSenderShift, mask: uint32(size - 1),
 		keys: make([]atomic.Uint64, size), ids: make([]atomic.Uint32, size)}
 }

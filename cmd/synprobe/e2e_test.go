@@ -31,6 +31,11 @@ var (
 // (the fallback test runs it as nobody).
 func synprobeBin(t *testing.T) string {
 	t.Helper()
+	// SYNPROBE_TEST_BIN runs the end-to-end tests against another build
+	// (an older one, to show that a test fails there).
+	if b := os.Getenv("SYNPROBE_TEST_BIN"); b != "" {
+		return b
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "synprobe-e2e")
 		if err != nil {

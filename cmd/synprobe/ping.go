@@ -71,6 +71,7 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			// summary needs (probe.Tally).
 			var mu sync.Mutex
 			var tally probe.Tally
+			tally.Reserve(count)
 			finished := false
 			finish := func() {
 				mu.Lock()
