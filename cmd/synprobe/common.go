@@ -76,6 +76,7 @@ type probeFlags struct {
 	synOptions string
 	noReset    bool
 	pcap       string
+	pcapOut    *results.Output // the --pcap file, opened by openOutputs
 	firstAddr  bool
 	tx         string
 }
@@ -191,7 +192,7 @@ func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	hook, finish, err := capture(f.pcap)
+	hook, finish, err := capture(f.pcapOut)
 	if err != nil {
 		if conn != nil {
 			conn.Close()
@@ -234,24 +235,24 @@ func (s *session) ping(ctx context.Context, cfg probe.PingConfig, emit func(prob
 	return probe.Ping(ctx, cfg, s.conn, emit)
 }
 
-// capture returns the engine's capture hook for --pcap, and a finish func.
-func capture(path string) (probe.CaptureFunc, func() error, error) {
-	if path == "" {
+// capture returns the engine's capture hook for --pcap, which writes to
+// out (nil without --pcap), and a finish func that commits out.
+func capture(out *results.Output) (probe.CaptureFunc, func() error, error) {
+	if out == nil {
 		return nil, func() error { return nil }, nil
 	}
-	f, err := os.Create(path)
+	pw, err := results.NewPcapWriter(out)
 	if err != nil {
-		return nil, nil, usageErrorf("--pcap: %v", err)
-	}
-	pw, err := results.NewPcapWriter(f)
-	if err != nil {
-		f.Close()
+		out.Abort()
 		return nil, nil, err
 	}
 	hook := func(_ probe.Direction, pkt []byte, t time.Time) { pw.WritePacket(t, pkt) }
 	return hook, func() error {
-		err := pw.Flush()
-		return errors.Join(err, f.Close())
+		if err := pw.Flush(); err != nil {
+			out.Abort()
+			return err
+		}
+		return out.Commit()
 	}, nil
 }
 
