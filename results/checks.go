@@ -3,11 +3,8 @@ package results
 import (
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -231,42 +228,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// WriteFileAtomic writes a file through a temporary file in the same
-// directory and a rename, so that a reader (such as the node exporter's
-// textfile collector) never sees half of it. Its errors name path, never
-// the temporary file.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	fail := func(e error) error {
-		var pe *os.PathError
-		var le *os.LinkError
-		switch {
-		case errors.As(e, &pe):
-			e = pe.Err
-		case errors.As(e, &le):
-			e = le.Err
-		}
-		return fmt.Errorf("write %s: %w", path, e)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fail(err)
-	}
-	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -378,26 +377,6 @@ func TestPrometheusSameTarget(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %s in\n%s", want, b.String())
 		}
-	}
-}
-
-func TestWriteFileAtomicErrorsNameThePath(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "no-such-dir", "m.prom")
-	err := WriteFileAtomic(p, func(w io.Writer) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), ".tmp") {
-		t.Fatalf("%v", err)
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "x.prom")
-	if err := WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write([]byte("a 1\n")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	entries, _ := os.ReadDir(filepath.Dir(p))
-	if string(b) != "a 1\n" || len(entries) != 1 {
-		t.Fatalf("%q, %d files", b, len(entries))
 	}
 }
 

@@ -73,10 +73,12 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 				}
 			}
 			check.UniqueNames(checks)
-			outputs := []outputFile{{"--junit", junit, true}, {"--prom", prom, true}, {"--pcap", f.pcap, false}}
-			if err := checkOutputs(outputs...); err != nil {
+			var junitOut, promOut *results.Output
+			outputs := []outputFile{{"--junit", junit, &junitOut}, {"--prom", prom, &promOut}, {"--pcap", f.pcap, &f.pcapOut}}
+			if err := openOutputs(outputs...); err != nil {
 				return err
 			}
+			defer abortOutputs(outputs...)
 			g.logConfig(cmd)
 			for i, c := range checks {
 				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].Where).Msg("check")
@@ -105,11 +107,11 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 				} else {
 					err = results.WriteCheckSummary(out, crs)
 				}
-				if junit != "" {
-					err = errors.Join(err, results.WriteFileAtomic(junit, func(w io.Writer) error { return results.WriteJUnit(w, crs, started, took) }))
+				if junitOut != nil {
+					err = errors.Join(err, junitOut.WriteAndCommit(func(w io.Writer) error { return results.WriteJUnit(w, crs, started, took) }))
 				}
-				if prom != "" {
-					err = errors.Join(err, results.WriteFileAtomic(prom, func(w io.Writer) error { return results.WritePrometheus(w, crs, time.Now()) }))
+				if promOut != nil {
+					err = errors.Join(err, promOut.WriteAndCommit(func(w io.Writer) error { return results.WritePrometheus(w, crs, time.Now()) }))
 				}
 				return err
 			}

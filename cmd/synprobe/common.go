@@ -74,6 +74,7 @@ type probeFlags struct {
 	synOptions string
 	noReset    bool
 	pcap       string
+	pcapOut    *results.Output // the --pcap file, opened by openOutputs
 	tx         string
 }
 
@@ -166,7 +167,7 @@ func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
 	if fb := pr.Fallback(); fb != nil {
 		g.log.Warn().Msg("no raw sockets (" + fb.Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
 	}
-	hook, finish, err := capture(f.pcap)
+	hook, finish, err := capture(f.pcapOut)
 	if err != nil {
 		pr.Close()
 		return nil, err
@@ -194,24 +195,24 @@ func (s *session) pingConfig(g *globals, f *probeFlags, p engineParams, dst neti
 		Window: p.window, Layout: p.layout, NoReset: f.noReset, Logger: g.log, Capture: s.capture}
 }
 
-// capture returns the engine's capture hook for --pcap, and a finish func.
-func capture(path string) (probe.CaptureFunc, func() error, error) {
-	if path == "" {
+// capture returns the engine's capture hook for --pcap, which writes to
+// out (nil without --pcap), and a finish func that commits out.
+func capture(out *results.Output) (probe.CaptureFunc, func() error, error) {
+	if out == nil {
 		return nil, func() error { return nil }, nil
 	}
-	f, err := os.Create(path)
+	pw, err := results.NewPcapWriter(out)
 	if err != nil {
-		return nil, nil, usageErrorf("--pcap: %v", err)
-	}
-	pw, err := results.NewPcapWriter(f)
-	if err != nil {
-		f.Close()
+		out.Abort()
 		return nil, nil, err
 	}
 	hook := func(_ probe.Direction, pkt []byte, t time.Time) { pw.WritePacket(t, pkt) }
 	return hook, func() error {
-		err := pw.Flush()
-		return errors.Join(err, f.Close())
+		if err := pw.Flush(); err != nil {
+			out.Abort()
+			return err
+		}
+		return out.Commit()
 	}, nil
 }
 

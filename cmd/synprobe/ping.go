@@ -50,9 +50,10 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			if err != nil {
 				return err
 			}
-			if err := checkOutputs(outputFile{"--pcap", f.pcap, false}); err != nil {
+			if err := openOutputs(outputFile{"--pcap", f.pcap, &f.pcapOut}); err != nil {
 				return err
 			}
+			defer f.pcapOut.Abort()
 			g.logConfig(cmd)
 			sess, err := g.start(&f, p)
 			if err != nil {

@@ -55,9 +55,10 @@ or any of these with :PORT to probe that port only.`,
 			if err != nil {
 				return usageErrorf("-o: %v", err)
 			}
-			if err := checkOutputs(outputFile{"--pcap", f.pcap, false}); err != nil {
+			if err := openOutputs(outputFile{"--pcap", f.pcap, &f.pcapOut}); err != nil {
 				return err
 			}
+			defer f.pcapOut.Abort()
 			g.logConfig(cmd)
 			sess, err := g.start(&f, p)
 			if err != nil {
