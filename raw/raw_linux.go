@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
@@ -344,16 +343,6 @@ func (c *Conn) takesOptID(typ int32) bool {
 		return unix.Sendmsg(fd, hdr[:], oob[:], &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}, msgProbe|unix.MSG_DONTWAIT)
 	})
 	return !errors.Is(err, unix.EINVAL)
-}
-
-// putCmsgU32 writes one control message carrying a 32-bit value into b,
-// which must hold unix.CmsgSpace(4) bytes, and returns its length.
-func putCmsgU32(b []byte, level, typ int32, v uint32) int {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	h.Level, h.Type = level, typ
-	h.SetLen(unix.CmsgLen(4))
-	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], v)
-	return unix.CmsgSpace(4)
 }
 
 // tcpFilter passes TCP segments whose destination port is in [lo, hi].
@@ -703,16 +692,16 @@ func (c *Conn) stampOf(oob, payload []byte, st *TxStamp) bool {
 		return false
 	}
 	if c.stamps == stampTagged {
-		ee := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
-		if ee == nil {
-			ee = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
+		b := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
+		if b == nil {
+			b = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
 		}
-		// struct sock_extended_err: errno, origin, type, code, pad,
-		// info (the stamp's kind: 0 is SCM_TSTAMP_SND), data (the ID).
-		if len(ee) < 16 || ee[4] != unix.SO_EE_ORIGIN_TIMESTAMPING || binary.NativeEndian.Uint32(ee[8:]) != unix.SCM_TSTAMP_SND {
+		// The stamp's kind is in info, its ID in data.
+		ee, ok := parseExtendedErr(b)
+		if !ok || ee.origin != unix.SO_EE_ORIGIN_TIMESTAMPING || ee.info != unix.SCM_TSTAMP_SND {
 			return false
 		}
-		st.N, st.ID, st.HasID = 0, binary.NativeEndian.Uint32(ee[12:]), true
+		st.N, st.ID, st.HasID = 0, ee.data, true
 	} else {
 		pkt := ipStart(payload)
 		if pkt == nil {
@@ -737,29 +726,6 @@ func ipStart(b []byte) []byte {
 	}
 	return nil
 }
-
-// cmsgData returns the data of the first control message of level and typ.
-func cmsgData(oob []byte, level, typ int32) []byte {
-	const hdr = int(unsafe.Sizeof(unix.Cmsghdr{}))
-	for len(oob) >= hdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < hdr || l > len(oob) {
-			return nil
-		}
-		if h.Level == level && h.Type == typ {
-			return oob[hdr:l]
-		}
-		next := cmsgAlign(l)
-		if next >= len(oob) {
-			return nil
-		}
-		oob = oob[next:]
-	}
-	return nil
-}
-
-func cmsgAlign(l int) int { return (l + 7) &^ 7 }
 
 func tsTime(d []byte) time.Time {
 	sec := int64(binary.NativeEndian.Uint64(d[0:]))
