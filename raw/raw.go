@@ -1,8 +1,11 @@
 // Package raw moves IPv4 packets through Linux raw sockets: hand-built
 // packets out (IP_HDRINCL, in batches), TCP and ICMP replies in (through a
 // classic BPF filter, in batches), with kernel timestamps on both sides and
-// a route lookup for the source address. It knows nothing of probes: it
-// moves bytes and timestamps.
+// a route lookup for the source address. For a process without raw
+// sockets, Connect is the kernel's own TCP handshake, with what the kernel
+// tells of it (errno, the ICMP error it queued, the MSS). It knows nothing
+// of probes: it moves bytes and timestamps, and reports what the kernel
+// said.
 package raw
 
 import (
