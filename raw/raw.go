@@ -25,8 +25,6 @@ var (
 	ErrNoRoute = errors.New("no route to destination")
 	// ErrFirewall: the local firewall refused to send the packet (EPERM).
 	ErrFirewall = errors.New("the local firewall refused the packet (sendmsg: operation not permitted)")
-	// ErrTooManyFailures: many sends in a row failed; the run should stop.
-	ErrTooManyFailures = errors.New("too many consecutive send failures")
 )
 
 // Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
@@ -86,10 +84,6 @@ type Config struct {
 	Interface string
 	// NoTimestamps turns off kernel timestamps (user time is used).
 	NoTimestamps bool
-	// MaxConsecutiveFailures stops a run after this many failed sends in
-	// a row (default 1000). A destination without a route is that
-	// destination's failure (ErrNoRoute) and does not count.
-	MaxConsecutiveFailures int
 	// Tx selects how WriteBatch puts packets on the wire; the zero value
 	// is TxRaw. TxPacket writes Ethernet frames through an AF_PACKET
 	// socket, past the kernel's routing, neighbour and queueing code, and
@@ -166,9 +160,6 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.PortLo == 0 && out.PortHi == 0 {
 		out.PortLo, out.PortHi = 32768, 61000
-	}
-	if out.MaxConsecutiveFailures == 0 {
-		out.MaxConsecutiveFailures = 1000
 	}
 	return out
 }

@@ -64,14 +64,19 @@ type Conn struct {
 	umu       sync.Mutex
 	userTx    []userStamp
 	userTxLen int
-	// failures counts failed sends in a row, over every writer.
-	failures            atomic.Int64
+
+	// sentRaw and sentPacket count the packets sent by each path.
 	sentRaw, sentPacket atomic.Uint64
 
 	errPacketFirst bool // ReadTxTimestamps alternates between error queues
 }
 
 const batchMax = 256
+
+// fullWait is how long WriteBatch waits for room in a full socket buffer
+// before it returns the kernel's error: about what 1000 tries with its
+// back-off took.
+const fullWait = 10 * time.Second
 
 // writer is what one WriteBatch call builds its batch in: the sendmmsg
 // state of the raw socket and, with TxPacket, the frames and the route
@@ -379,10 +384,12 @@ func icmpFilter() []bpf.RawInstruction {
 }
 
 // WriteBatch sends pkts (at most 256 per call are taken) and returns how
-// many were sent: the first n, in order. ENOBUFS is retried with a short
-// back-off; a destination without a route fails that packet with
-// ErrNoRoute (the caller may skip it and go on); EPERM is ErrFirewall;
-// after MaxConsecutiveFailures failed sends in a row, ErrTooManyFailures.
+// many were sent: the first n, in order. A full socket buffer (ENOBUFS,
+// EAGAIN) is waited out with a short back-off, for up to fullWait; then
+// its error ends the call. A destination without a route fails that
+// packet with ErrNoRoute (the caller may skip it and go on); EPERM is
+// ErrFirewall; any other error is the kernel's, wrapped. Whether failures
+// end a run is the caller's to decide: WriteBatch counts none.
 //
 // With TxPacket each packet takes the packet path when its next hop is
 // resolved, else the raw path; consecutive packets on the same path go out
@@ -417,6 +424,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
+	var full time.Time // when the buffer was first found full, if it is
 	for sent < len(pkts) {
 		path, end := w.path[sent], sent+1
 		for end < len(pkts) && w.path[end] == path {
@@ -431,7 +439,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			n, err = w.wm.sendNow(c.sendRC, sent, end)
 		}
 		if n > 0 {
-			c.failures.Store(0)
+			full = time.Time{}
 			if path == pathPacket {
 				c.sentPacket.Add(uint64(n))
 			} else {
@@ -458,15 +466,16 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			continue
 		}
 		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
-			// One target's failure, reported for that target: it does
-			// not count towards stopping the run.
+			// One target's failure, reported for that target.
 			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrNoRoute)
-		}
-		if f := c.failures.Add(1); f >= int64(c.cfg.MaxConsecutiveFailures) {
-			return sent, fmt.Errorf("%w (%d); last: %v", ErrTooManyFailures, f, err)
 		}
 		switch {
 		case errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN):
+			if full.IsZero() {
+				full = now
+			} else if now.Sub(full) >= fullWait {
+				return sent, os.NewSyscallError("sendmmsg", err)
+			}
 			time.Sleep(backoff)
 			backoff = min(2*backoff, 10*time.Millisecond)
 			continue
