@@ -12,13 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 )
 
 // Sentinel errors; test with errors.Is.
 var (
-	// ErrPermission: the process may not open raw sockets.
-	ErrPermission = errors.New("raw sockets need CAP_NET_RAW: run as root, or give the binary the capability with: sudo setcap cap_net_raw,cap_net_admin+ep $(command -v synprobe)")
+	// ErrPermission: the process may not open raw sockets (it lacks
+	// CAP_NET_RAW). errors.Is matches it, and the errors that are it,
+	// with os.ErrPermission too.
+	ErrPermission error = &permissionError{}
 	// ErrNotSupported: raw sockets are not supported on this system.
 	ErrNotSupported = errors.New("raw sockets are not supported on this system")
 	// ErrNoRoute: the kernel has no route to the destination.
@@ -26,6 +29,23 @@ var (
 	// ErrFirewall: the local firewall refused to send the packet (EPERM).
 	ErrFirewall = errors.New("the local firewall refused the packet (sendmsg: operation not permitted)")
 )
+
+// permissionError is ErrPermission, and with err, the system's refusal
+// that made it so.
+type permissionError struct{ err error }
+
+func (e *permissionError) Error() string {
+	if e.err == nil {
+		return "raw sockets need CAP_NET_RAW"
+	}
+	return "raw sockets need CAP_NET_RAW: " + e.err.Error()
+}
+
+func (e *permissionError) Is(target error) bool {
+	return target == ErrPermission || target == os.ErrPermission
+}
+
+func (e *permissionError) Unwrap() error { return e.err }
 
 // Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
 // included; Dst is where the kernel routes it. ID tags the packet's

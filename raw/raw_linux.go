@@ -234,7 +234,7 @@ func listenIP(network string) (*net.IPConn, error) {
 	c, err := net.ListenPacket(network, "0.0.0.0")
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, ErrPermission
+			return nil, &permissionError{err}
 		}
 		return nil, fmt.Errorf("raw: open %s socket: %w", network, err)
 	}
@@ -249,10 +249,11 @@ func listenIP(network string) (*net.IPConn, error) {
 func openSend() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
+		err = os.NewSyscallError("socket SOCK_RAW IPPROTO_RAW", err)
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, ErrPermission
+			return nil, &permissionError{err}
 		}
-		return nil, os.NewSyscallError("socket SOCK_RAW IPPROTO_RAW", err)
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "raw-send"), nil
 }
