@@ -3,14 +3,12 @@ package probe
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
 )
 
 // Connect mode probes with the kernel's own connect(): what synprobe does
@@ -21,7 +19,7 @@ import (
 //
 // connect() alone cannot tell a RST from an ICMP port-unreachable (both
 // are ECONNREFUSED), nor one ICMP unreachable code from another (most are
-// EHOSTUNREACH). So on Linux the socket asks for the kernel's own record of
+// EHOSTUNREACH). So on Linux raw.Connect asks for the kernel's own record of
 // the ICMP error (IP_RECVERR: the type, code and sender of the ICMP
 // message, on the socket's error queue; with IP_RECVTTL, the ICMP
 // packet's TTL), which since Linux 5.8 is queued for a connect in
@@ -126,81 +124,55 @@ func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog
 	return nil
 }
 
-// connectOutcome is what one connect() found out, before it is judged.
-type connectOutcome struct {
-	err       error         // connect's error: nil when it connected
-	immediate bool          // connect() itself failed: nothing was sent
-	rtt       time.Duration // from connect() to its outcome
-	mss       uint16        // TCP_MAXSEG, when hasMSS
-	hasMSS    bool
-	icmp      *connectICMP // the ICMP error the kernel queued, if any
-}
-
-// connectICMP is an ICMP error as the kernel queued it (IP_RECVERR).
-type connectICMP struct {
-	typ, code uint8
-	from      netip.Addr // the router or host that sent it
-	ttl       uint8      // of the ICMP packet, when hasTTL
-	hasTTL    bool
-	rtt       time.Duration // from connect() to when it was read
-}
-
 // ConnectProbe connects once to dst and reports what it found.
 func ConnectProbe(ctx context.Context, dst netip.AddrPort, timeout time.Duration) Result {
-	o := connectOnce(ctx, dst, timeout)
-	return judgeConnect(dst, o, kernelQueuesICMP())
+	return judgeConnect(dst, raw.Connect(ctx, dst, timeout), raw.KernelQueuesConnectICMP())
 }
 
 // judgeConnect turns a connect's outcome into a Result. icmpQueued says
 // the kernel puts every ICMP error of a connect in progress on the error
 // queue, so that a refusal with none there was a RST.
-func judgeConnect(dst netip.AddrPort, o connectOutcome, icmpQueued bool) Result {
+func judgeConnect(dst netip.AddrPort, o raw.ConnectOutcome, icmpQueued bool) Result {
 	r := Result{Addr: dst.Addr(), Port: dst.Port(), Tries: 1, Time: time.Now()}
 	rtt := func(d time.Duration) {
 		r.Has |= HasRTT
 		r.RTT, r.Clock = d, ClockUser
 	}
 	switch {
-	case o.err == nil:
+	case o.Err == nil:
 		// A SYN-ACK outranks an ICMP error, as in a raw scan.
 		r.State, r.Reason = StateOpen, ReasonConnect
-		rtt(o.rtt)
-		if o.hasMSS {
+		rtt(o.RTT)
+		if o.HasMSS {
 			r.Has |= HasMSS
-			r.MSS = o.mss
+			r.MSS = o.MSS
 		}
-	case o.icmp != nil:
-		r.State, r.Reason = StateFiltered, Reason(craft.ICMPName(o.icmp.typ, o.icmp.code))
-		r.ICMPType, r.ICMPCode, r.ICMPFrom = o.icmp.typ, o.icmp.code, o.icmp.from
-		rtt(o.icmp.rtt)
-		if o.icmp.hasTTL {
+	case o.ICMP != nil:
+		r.State, r.Reason = StateFiltered, Reason(craft.ICMPName(o.ICMP.Type, o.ICMP.Code))
+		r.ICMPType, r.ICMPCode, r.ICMPFrom = o.ICMP.Type, o.ICMP.Code, o.ICMP.From
+		rtt(o.ICMP.RTT)
+		if o.ICMP.HasTTL {
 			r.Has |= HasTTL
-			r.TTL = o.icmp.ttl
-			r.InitialTTL, r.Hops = InitialTTL(o.icmp.ttl)
+			r.TTL = o.ICMP.TTL
+			r.InitialTTL, r.Hops = InitialTTL(o.ICMP.TTL)
 		}
-	case errors.Is(o.err, syscall.ECONNREFUSED):
+	case errors.Is(o.Err, raw.ErrRefused):
 		r.State, r.Reason = StateClosed, ReasonRefused
 		if icmpQueued {
 			r.Reason = ReasonRST
 		}
-		rtt(o.rtt)
-	case o.immediate && (errors.Is(o.err, syscall.ENETUNREACH) || errors.Is(o.err, syscall.EHOSTUNREACH)):
+		rtt(o.RTT)
+	case o.Immediate && errors.Is(o.Err, raw.ErrUnreachable):
 		// Refused before anything was sent: no route.
 		r.State, r.Reason = StateFiltered, ReasonNoRoute
-	case errors.Is(o.err, syscall.ENETUNREACH) || errors.Is(o.err, syscall.EHOSTUNREACH):
+	case errors.Is(o.Err, raw.ErrUnreachable):
 		r.State, r.Reason = StateFiltered, ReasonUnreachable
-	case errors.Is(o.err, os.ErrDeadlineExceeded) || errors.Is(o.err, syscall.ETIMEDOUT) || isTimeout(o.err) ||
-		errors.Is(o.err, context.Canceled) || errors.Is(o.err, context.DeadlineExceeded):
+	case errors.Is(o.Err, raw.ErrTimeout) || errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded):
 		r.State, r.Reason = StateFiltered, ReasonNoResponse
 	default:
-		r.State, r.Reason = StateFiltered, Reason("error: "+o.err.Error())
+		r.State, r.Reason = StateFiltered, Reason("error: "+o.Err.Error())
 	}
 	return r
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // ConnectPing is Ping in connect mode.

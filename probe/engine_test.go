@@ -270,7 +270,7 @@ func answerEverySYN(f *fakeConn, p *craft.Packet, at time.Time) {
 
 // TestLocalFirewallIsPerTarget: a SYN the local firewall refuses settles
 // its own target:port as filtered/local-firewall, is not retried, and the
-// scan goes on; only raw.ErrTooManyFailures stops a run.
+// scan goes on; only ErrTooManyFailures stops a run.
 func TestLocalFirewallIsPerTarget(t *testing.T) {
 	f := newFake(answerEverySYN)
 	f.refuse = firewallRefuses(81)
@@ -295,14 +295,14 @@ func TestLocalFirewallIsPerTarget(t *testing.T) {
 		t.Errorf("progress: %d local-firewall, %d filtered; want 2 and 2", prog.LocalFirewall.Load(), prog.Filtered.Load())
 	}
 
-	// Every send refused: raw gives up after its limit, and so does the scan.
+	// Every send refused: the run stops after the limit of consecutive
+	// failures.
 	f = newFake(answerEverySYN)
 	f.refuse = func(p *craft.Packet) error { return fmt.Errorf("raw: send to %v: %w", p.IP.Dst, raw.ErrFirewall) }
-	f.maxFailures = 5
 	err := Scan(context.Background(), ScanConfig{Targets: targets(t, "198.18.10.0/28"), Ports: []uint16{80}, Rate: 1000,
-		Timeout: 50 * time.Millisecond}, f, func(Result) {}, nil)
-	if !errors.Is(err, raw.ErrTooManyFailures) {
-		t.Fatalf("scan with every send refused: %v, want %v", err, raw.ErrTooManyFailures)
+		Timeout: 50 * time.Millisecond, MaxFailures: 5}, f, func(Result) {}, nil)
+	if !errors.Is(err, ErrTooManyFailures) {
+		t.Fatalf("scan with every send refused: %v, want %v", err, ErrTooManyFailures)
 	}
 }
 
@@ -385,11 +385,10 @@ func TestSourceFromAnyRoutableTarget(t *testing.T) {
 // target, two ports each. Every probe of the /24 is filtered/no-route,
 // the routable ones are scanned, and once the kernel has refused one send
 // for want of a route the engine looks routes up instead of sending into
-// the block: raw.Conn's limit of 3 consecutive failures is never reached.
+// the block: at most 3 sends are refused.
 func TestUnroutableBlockIsNotSent(t *testing.T) {
 	f := newFake(answerEverySYN)
 	noRouteExcept(f, "198.18.10.10")
-	f.maxFailures = 3
 	c, prog := fakeScan(t, f, ScanConfig{Targets: targets(t, "198.18.4.0/24", "198.18.10.10"), Ports: []uint16{80, 81}, Retries: 1})
 	if len(c.rs) != 514 {
 		t.Fatalf("%d results, want 514", len(c.rs))

@@ -19,9 +19,8 @@ import (
 // helpers below, not by the engine), each with the kernel receive time it
 // will carry. Each sent packet gets a kernel transmit stamp at the time it
 // was written, so latencies are exact: a reply queued with at = sent+7ms
-// must be reported with an RTT of 7ms. refuse, route and maxFailures
-// stand in for raw.Conn's send errors, route lookups and its limit on
-// consecutive failures.
+// must be reported with an RTT of 7ms. refuse and route stand in for
+// raw.Conn's send errors and route lookups.
 type fakeConn struct {
 	src netip.Addr
 
@@ -29,9 +28,6 @@ type fakeConn struct {
 	respond func(f *fakeConn, p *craft.Packet, at time.Time) // under mu
 	refuse  func(p *craft.Packet) error                      // a send error, or nil
 	route   func(dst netip.Addr) error                       // a route lookup error, or nil
-	// maxFailures is raw.Config.MaxConsecutiveFailures (1000 when 0).
-	maxFailures int
-	failures    int
 
 	sent    []sentPacket // every packet that went out, in order
 	refused []sentPacket // every packet a send refused
@@ -56,10 +52,6 @@ func newFake(respond func(f *fakeConn, p *craft.Packet, at time.Time)) *fakeConn
 func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	max := f.maxFailures
-	if max == 0 {
-		max = 1000
-	}
 	for i, o := range pkts {
 		var p craft.Packet
 		if err := p.Decode(o.Buf); err != nil {
@@ -68,14 +60,9 @@ func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
 		if f.refuse != nil {
 			if err := f.refuse(&p); err != nil {
 				f.refused = append(f.refused, sentPacket{append([]byte(nil), o.Buf...), time.Now(), o.ID})
-				f.failures++
-				if f.failures >= max {
-					return i, fmt.Errorf("%w (%d); last: %v", raw.ErrTooManyFailures, f.failures, err)
-				}
 				return i, err
 			}
 		}
-		f.failures = 0
 		now := time.Now()
 		b := append([]byte(nil), o.Buf...)
 		f.sent = append(f.sent, sentPacket{b, now, o.ID})

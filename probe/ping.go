@@ -36,6 +36,9 @@ type PingConfig struct {
 	Window                     uint16
 	Layout                     craft.Layout
 	NoReset                    bool
+	// MaxFailures consecutive failed sends stop the ping with
+	// ErrTooManyFailures (DefaultMaxConsecutiveFailures when zero).
+	MaxFailures int
 
 	Logger  zerolog.Logger // debug-level start and summary; the zero Logger is silent
 	Capture CaptureFunc
@@ -120,7 +123,8 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pinger{cfg: cfg, conn: conn, emit: emit, log: cfg.Logger, sent: sizedSentLog(0, pingSentLogSize), fails: &failureLimit{}}
+	p := &pinger{cfg: cfg, conn: conn, emit: emit, log: cfg.Logger, sent: sizedSentLog(0, pingSentLogSize),
+		fails: &failureLimit{max: int64(cfg.MaxFailures)}}
 	src, err := pickSource(p.log, conn, cfg.Source, ts)
 	if err != nil {
 		return nil, err
@@ -135,7 +139,7 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 	}
 	var resets *resetter
 	if !cfg.NoReset {
-		resets = newResetter(conn, src, cfg.TTL, &p.prog, cfg.Capture)
+		resets = newResetter(conn, src, cfg.TTL, &p.prog, cfg.Capture, p.fails)
 	}
 	p.tally.Reserve(cfg.Count)
 	p.rx = newReceiver(conn, p.m, newTxTable(1, 2*cfg.Timeout), []*sentLog{p.sent}, &p.prog, cfg.Capture, resets, 16, 16)
@@ -165,18 +169,19 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		}
 		sentAt := time.Now()
 		out[0] = raw.Outgoing{Buf: buf[:n], Dst: dst, ID: p.sent.add(key(dst, dport, sport))}
-		if _, werr := transmit(p.conn, out, p.cfg.Capture, sentAt); werr != nil {
+		sent, werr := transmit(p.conn, out, p.cfg.Capture, sentAt)
+		p.fails.sent(sent)
+		if err = p.fails.failed(werr); err != nil {
+			break
+		}
+		if werr != nil {
 			if reason, ok := refusal(werr); ok {
-				if err = p.fails.failed(werr); err != nil {
-					break
-				}
 				p.record(Result{Addr: dst, Port: dport, State: StateFiltered, Reason: reason, Tries: 1, Seq: seq, Time: sentAt})
 				continue
 			}
 			err = werr
 			break
 		}
-		p.fails.ok()
 		wait := p.cfg.Timeout
 		if p.rto.Valid() {
 			wait = min(max(p.rto.RTO(), p.cfg.MinTimeout), p.cfg.Timeout)

@@ -20,13 +20,14 @@ type resetter struct {
 	ttl     uint8
 	prog    *Progress
 	capture CaptureFunc
+	fails   *failureLimit
 	clock   timeSource
 	bufs    [64][64]byte
 	out     []raw.Outgoing
 }
 
-func newResetter(conn Conn, src netip.Addr, ttl uint8, prog *Progress, capture CaptureFunc) *resetter {
-	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, clock: &realTime{}}
+func newResetter(conn Conn, src netip.Addr, ttl uint8, prog *Progress, capture CaptureFunc, fails *failureLimit) *resetter {
+	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, fails: fails, clock: &realTime{}}
 	rs.out = make([]raw.Outgoing, 0, len(rs.bufs))
 	return rs
 }
@@ -60,6 +61,10 @@ func (rs *resetter) flush() {
 				rs.capture(Sent, p.Buf, now)
 			}
 		}
+		// A RST's failure counts towards the run's limit, but never
+		// stops the RSTs: the senders see the limit.
+		rs.fails.sent(n)
+		rs.fails.failed(err)
 		if err != nil {
 			n++
 		}

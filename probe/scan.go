@@ -38,6 +38,10 @@ type ScanConfig struct {
 	// than one pays where the kernel's per-packet work is what limits the
 	// rate; give the Conn as many writers and one more for the RSTs.
 	Senders int
+	// MaxFailures consecutive failed sends stop the scan with
+	// ErrTooManyFailures (DefaultMaxConsecutiveFailures when zero). A
+	// target without a route is that target's failure and does not count.
+	MaxFailures int
 
 	// Logger gets debug-level events, never one per packet: the start,
 	// the source address, sends the kernel refused (per batch), each
@@ -140,7 +144,7 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 		return nil, err
 	}
 	s.led = newLedger(s.m.probes())
-	s.send = &sendShared{conn: conn, m: s.m, tpl: tpl, order: s.order, led: s.led, prog: prog, fails: &failureLimit{},
+	s.send = &sendShared{conn: conn, m: s.m, tpl: tpl, order: s.order, led: s.led, prog: prog, fails: &failureLimit{max: int64(cfg.MaxFailures)},
 		capture: cfg.Capture, log: s.log, clock: cfg.clock, refused: s.refused}
 	n := min(cfg.Senders, cfg.Rate)
 	logs := make([]*sentLog, n)
@@ -150,7 +154,7 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 	}
 	var resets *resetter
 	if !cfg.NoReset {
-		resets = newResetter(conn, src, cfg.TTL, prog, cfg.Capture)
+		resets = newResetter(conn, src, cfg.TTL, prog, cfg.Capture, s.send.fails)
 	}
 	s.rx = newReceiver(conn, s.m, newTxTable(cfg.Rate, cfg.Timeout+cfg.Cooldown), logs, prog, cfg.Capture, resets, 64, 256)
 	s.rx.onReply = s.onReply

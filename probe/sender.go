@@ -200,8 +200,10 @@ func (sd *sender) flushBatch() bool {
 		i += n
 		sh.prog.Sent.Add(uint64(n))
 		sd.sent += uint64(n)
-		if n > 0 {
-			sh.fails.ok()
+		sh.fails.sent(n)
+		if ferr := sh.fails.failed(err); ferr != nil {
+			sd.err = ferr
+			return false
 		}
 		reason, refused := refusal(err)
 		switch {
@@ -210,10 +212,6 @@ func (sd *sender) flushBatch() bool {
 			return false
 		case err == nil:
 		case i < len(out) && refused:
-			if err = sh.fails.failed(err); err != nil {
-				sd.err = err
-				return false
-			}
 			sd.refuse(sd.outIdx[i], reason, false)
 			i++
 			if reason == ReasonNoRoute {

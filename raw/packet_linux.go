@@ -156,10 +156,11 @@ var reservedPrefixes = []prefix4{{0x00000000, 8}, {0x7f000000, 8}, {0xe0000000, 
 func openPacketTx(cfg *Config, nl *netlink.Handle) (*packetTx, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		err = os.NewSyscallError("socket AF_PACKET", err)
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, ErrPermission
+			return nil, &permissionError{err}
 		}
-		return nil, os.NewSyscallError("socket AF_PACKET", err)
+		return nil, err
 	}
 	// A batch of frames is written at once; the error queue holds a
 	// copy of each for its timestamp and is charged to the receive

@@ -1,30 +1,51 @@
 // Package raw moves IPv4 packets through Linux raw sockets: hand-built
 // packets out (IP_HDRINCL, in batches), TCP and ICMP replies in (through a
 // classic BPF filter, in batches), with kernel timestamps on both sides and
-// a route lookup for the source address. It knows nothing of probes: it
-// moves bytes and timestamps.
+// a route lookup for the source address. For a process without raw
+// sockets, Connect is the kernel's own TCP handshake, with what the kernel
+// tells of it (errno, the ICMP error it queued, the MSS). It knows nothing
+// of probes: it moves bytes and timestamps, and reports what the kernel
+// said.
 package raw
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 )
 
 // Sentinel errors; test with errors.Is.
 var (
-	// ErrPermission: the process may not open raw sockets.
-	ErrPermission = errors.New("raw sockets need CAP_NET_RAW: run as root, or give the binary the capability with: sudo setcap cap_net_raw,cap_net_admin+ep $(command -v synprobe)")
+	// ErrPermission: the process may not open raw sockets (it lacks
+	// CAP_NET_RAW). errors.Is matches it, and the errors that are it,
+	// with os.ErrPermission too.
+	ErrPermission error = &permissionError{}
 	// ErrNotSupported: raw sockets are not supported on this system.
 	ErrNotSupported = errors.New("raw sockets are not supported on this system")
 	// ErrNoRoute: the kernel has no route to the destination.
 	ErrNoRoute = errors.New("no route to destination")
 	// ErrFirewall: the local firewall refused to send the packet (EPERM).
 	ErrFirewall = errors.New("the local firewall refused the packet (sendmsg: operation not permitted)")
-	// ErrTooManyFailures: many sends in a row failed; the run should stop.
-	ErrTooManyFailures = errors.New("too many consecutive send failures")
 )
+
+// permissionError is ErrPermission, and with err, the system's refusal
+// that made it so.
+type permissionError struct{ err error }
+
+func (e *permissionError) Error() string {
+	if e.err == nil {
+		return "raw sockets need CAP_NET_RAW"
+	}
+	return "raw sockets need CAP_NET_RAW: " + e.err.Error()
+}
+
+func (e *permissionError) Is(target error) bool {
+	return target == ErrPermission || target == os.ErrPermission
+}
+
+func (e *permissionError) Unwrap() error { return e.err }
 
 // Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
 // included; Dst is where the kernel routes it. ID tags the packet's
@@ -83,10 +104,6 @@ type Config struct {
 	Interface string
 	// NoTimestamps turns off kernel timestamps (user time is used).
 	NoTimestamps bool
-	// MaxConsecutiveFailures stops a run after this many failed sends in
-	// a row (default 1000). A destination without a route is that
-	// destination's failure (ErrNoRoute) and does not count.
-	MaxConsecutiveFailures int
 	// Tx selects how WriteBatch puts packets on the wire; the zero value
 	// is TxRaw. TxPacket writes Ethernet frames through an AF_PACKET
 	// socket, past the kernel's routing, neighbour and queueing code, and
@@ -163,9 +180,6 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.PortLo == 0 && out.PortHi == 0 {
 		out.PortLo, out.PortHi = 32768, 61000
-	}
-	if out.MaxConsecutiveFailures == 0 {
-		out.MaxConsecutiveFailures = 1000
 	}
 	return out
 }

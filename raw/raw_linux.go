@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
@@ -65,14 +64,19 @@ type Conn struct {
 	umu       sync.Mutex
 	userTx    []userStamp
 	userTxLen int
-	// failures counts failed sends in a row, over every writer.
-	failures            atomic.Int64
+
+	// sentRaw and sentPacket count the packets sent by each path.
 	sentRaw, sentPacket atomic.Uint64
 
 	errPacketFirst bool // ReadTxTimestamps alternates between error queues
 }
 
 const batchMax = 256
+
+// fullWait is how long WriteBatch waits for room in a full socket buffer
+// before it returns the kernel's error: about what 1000 tries with its
+// back-off took.
+const fullWait = 10 * time.Second
 
 // writer is what one WriteBatch call builds its batch in: the sendmmsg
 // state of the raw socket and, with TxPacket, the frames and the route
@@ -230,7 +234,7 @@ func listenIP(network string) (*net.IPConn, error) {
 	c, err := net.ListenPacket(network, "0.0.0.0")
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, ErrPermission
+			return nil, &permissionError{err}
 		}
 		return nil, fmt.Errorf("raw: open %s socket: %w", network, err)
 	}
@@ -245,10 +249,11 @@ func listenIP(network string) (*net.IPConn, error) {
 func openSend() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
+		err = os.NewSyscallError("socket SOCK_RAW IPPROTO_RAW", err)
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, ErrPermission
+			return nil, &permissionError{err}
 		}
-		return nil, os.NewSyscallError("socket SOCK_RAW IPPROTO_RAW", err)
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "raw-send"), nil
 }
@@ -346,16 +351,6 @@ func (c *Conn) takesOptID(typ int32) bool {
 	return !errors.Is(err, unix.EINVAL)
 }
 
-// putCmsgU32 writes one control message carrying a 32-bit value into b,
-// which must hold unix.CmsgSpace(4) bytes, and returns its length.
-func putCmsgU32(b []byte, level, typ int32, v uint32) int {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	h.Level, h.Type = level, typ
-	h.SetLen(unix.CmsgLen(4))
-	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], v)
-	return unix.CmsgSpace(4)
-}
-
 // tcpFilter passes TCP segments whose destination port is in [lo, hi].
 // A raw socket's filter sees the packet from the IPv4 header on.
 func tcpFilter(lo, hi uint16) []bpf.RawInstruction {
@@ -390,10 +385,12 @@ func icmpFilter() []bpf.RawInstruction {
 }
 
 // WriteBatch sends pkts (at most 256 per call are taken) and returns how
-// many were sent: the first n, in order. ENOBUFS is retried with a short
-// back-off; a destination without a route fails that packet with
-// ErrNoRoute (the caller may skip it and go on); EPERM is ErrFirewall;
-// after MaxConsecutiveFailures failed sends in a row, ErrTooManyFailures.
+// many were sent: the first n, in order. A full socket buffer (ENOBUFS,
+// EAGAIN) is waited out with a short back-off, for up to fullWait; then
+// its error ends the call. A destination without a route fails that
+// packet with ErrNoRoute (the caller may skip it and go on); EPERM is
+// ErrFirewall; any other error is the kernel's, wrapped. Whether failures
+// end a run is the caller's to decide: WriteBatch counts none.
 //
 // With TxPacket each packet takes the packet path when its next hop is
 // resolved, else the raw path; consecutive packets on the same path go out
@@ -428,6 +425,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 	}
 	sent := 0
 	backoff := 50 * time.Microsecond
+	var full time.Time // when the buffer was first found full, if it is
 	for sent < len(pkts) {
 		path, end := w.path[sent], sent+1
 		for end < len(pkts) && w.path[end] == path {
@@ -442,7 +440,7 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			n, err = w.wm.sendNow(c.sendRC, sent, end)
 		}
 		if n > 0 {
-			c.failures.Store(0)
+			full = time.Time{}
 			if path == pathPacket {
 				c.sentPacket.Add(uint64(n))
 			} else {
@@ -469,15 +467,16 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			continue
 		}
 		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
-			// One target's failure, reported for that target: it does
-			// not count towards stopping the run.
+			// One target's failure, reported for that target.
 			return sent, fmt.Errorf("raw: send to %v: %w", pkts[sent].Dst, ErrNoRoute)
-		}
-		if f := c.failures.Add(1); f >= int64(c.cfg.MaxConsecutiveFailures) {
-			return sent, fmt.Errorf("%w (%d); last: %v", ErrTooManyFailures, f, err)
 		}
 		switch {
 		case errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN):
+			if full.IsZero() {
+				full = now
+			} else if now.Sub(full) >= fullWait {
+				return sent, os.NewSyscallError("sendmmsg", err)
+			}
 			time.Sleep(backoff)
 			backoff = min(2*backoff, 10*time.Millisecond)
 			continue
@@ -703,16 +702,16 @@ func (c *Conn) stampOf(oob, payload []byte, st *TxStamp) bool {
 		return false
 	}
 	if c.stamps == stampTagged {
-		ee := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
-		if ee == nil {
-			ee = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
+		b := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
+		if b == nil {
+			b = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
 		}
-		// struct sock_extended_err: errno, origin, type, code, pad,
-		// info (the stamp's kind: 0 is SCM_TSTAMP_SND), data (the ID).
-		if len(ee) < 16 || ee[4] != unix.SO_EE_ORIGIN_TIMESTAMPING || binary.NativeEndian.Uint32(ee[8:]) != unix.SCM_TSTAMP_SND {
+		// The stamp's kind is in info, its ID in data.
+		ee, ok := parseExtendedErr(b)
+		if !ok || ee.origin != unix.SO_EE_ORIGIN_TIMESTAMPING || ee.info != unix.SCM_TSTAMP_SND {
 			return false
 		}
-		st.N, st.ID, st.HasID = 0, binary.NativeEndian.Uint32(ee[12:]), true
+		st.N, st.ID, st.HasID = 0, ee.data, true
 	} else {
 		pkt := ipStart(payload)
 		if pkt == nil {
@@ -737,29 +736,6 @@ func ipStart(b []byte) []byte {
 	}
 	return nil
 }
-
-// cmsgData returns the data of the first control message of level and typ.
-func cmsgData(oob []byte, level, typ int32) []byte {
-	const hdr = int(unsafe.Sizeof(unix.Cmsghdr{}))
-	for len(oob) >= hdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < hdr || l > len(oob) {
-			return nil
-		}
-		if h.Level == level && h.Type == typ {
-			return oob[hdr:l]
-		}
-		next := cmsgAlign(l)
-		if next >= len(oob) {
-			return nil
-		}
-		oob = oob[next:]
-	}
-	return nil
-}
-
-func cmsgAlign(l int) int { return (l + 7) &^ 7 }
 
 func tsTime(d []byte) time.Time {
 	sec := int64(binary.NativeEndian.Uint64(d[0:]))

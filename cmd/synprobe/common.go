@@ -162,10 +162,10 @@ type session struct {
 func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
 	pr, err := g.open(p.open)
 	if err != nil {
-		return nil, &exitError{code: exitNoProbe, err: err}
+		return nil, &exitError{code: exitNoProbe, err: withHint(err)}
 	}
 	if fb := pr.Fallback(); fb != nil {
-		g.log.Warn().Msg("no raw sockets (" + fb.Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
+		g.log.Warn().Msg("no raw sockets (" + withHint(fb).Error() + "); falling back to connect() probes: state, latency, MSS and ICMP errors, without the TTL, window and options of replies")
 	}
 	hook, finish, err := capture(f.pcapOut)
 	if err != nil {

@@ -1,10 +1,11 @@
 //go:build linux
 
-package probe
+package raw
 
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"strconv"
@@ -16,19 +17,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connectOnce connects a non-blocking socket with IP_RECVERR and
-// IP_RECVTTL set, waits (in the runtime's poller) until the handshake
-// completes, fails, or an ICMP error is queued, and reads what the kernel
-// knows: SO_ERROR, the queued ICMP error, TCP_MAXSEG.
-func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration) connectOutcome {
+// Connect connects once to dst, from the calling thread's network
+// namespace, and reports what the kernel knows of how it went. The socket
+// is non-blocking, with IP_RECVERR and IP_RECVTTL set: Connect waits in the
+// runtime's poller until the handshake completes, fails, or an ICMP error
+// is queued, and reads SO_ERROR, the queued ICMP error and TCP_MAXSEG. It
+// gives up at timeout, or when ctx ends; nothing is sent once ctx has
+// ended. Only IPv4.
+func Connect(ctx context.Context, dst netip.AddrPort, timeout time.Duration) ConnectOutcome {
+	o := connect(ctx, dst, timeout)
+	o.Err = classify(o.Err)
+	return o
+}
+
+func connect(ctx context.Context, dst netip.AddrPort, timeout time.Duration) ConnectOutcome {
 	if err := ctx.Err(); err != nil {
-		return connectOutcome{err: err}
+		return ConnectOutcome{Err: err}
+	}
+	if !dst.Addr().Unmap().Is4() {
+		return ConnectOutcome{Err: fmt.Errorf("raw: connect to %v: only IPv4", dst), Immediate: true}
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return connectOutcome{err: os.NewSyscallError("socket", err), immediate: true}
+		return ConnectOutcome{Err: os.NewSyscallError("socket", err), Immediate: true}
 	}
-	// Best effort: without them, the reasons are connect()'s errnos.
+	// Best effort: without them, the errnos are all there is.
 	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
 	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 	start := time.Now()
@@ -36,8 +49,8 @@ func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration)
 	if err != nil && err != unix.EINPROGRESS {
 		// The kernel refused at once (no route, say); on loopback the
 		// whole handshake, RST included, can also happen inside connect().
-		o := connectOutcome{err: err, immediate: err != unix.ECONNREFUSED, rtt: time.Since(start)}
-		o.icmp = readICMPError(fd, start)
+		o := ConnectOutcome{Err: os.NewSyscallError("connect", err), Immediate: err != unix.ECONNREFUSED, RTT: time.Since(start)}
+		o.ICMP = readICMPError(fd, start)
 		unix.Close(fd)
 		return o
 	}
@@ -45,7 +58,7 @@ func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration)
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return connectOutcome{err: err}
+		return ConnectOutcome{Err: err}
 	}
 	f.SetWriteDeadline(start.Add(timeout))
 	var mu sync.Mutex // the deadline is not moved after the wait is over
@@ -58,24 +71,24 @@ func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration)
 		}
 	})
 	defer stop()
-	var o connectOutcome
+	var o ConnectOutcome
 	werr := rc.Write(func(fd uintptr) bool {
 		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 		if n, err := unix.Poll(p, 0); err != nil || n == 0 {
 			return false
 		}
-		if p[0].Revents&unix.POLLERR != 0 && o.icmp == nil {
-			o.icmp = readICMPError(int(fd), start)
+		if p[0].Revents&unix.POLLERR != 0 && o.ICMP == nil {
+			o.ICMP = readICMPError(int(fd), start)
 		}
 		soErr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		switch {
 		case err != nil:
-			o.err = os.NewSyscallError("getsockopt", err)
+			o.Err = os.NewSyscallError("getsockopt SO_ERROR", err)
 		case soErr != 0:
-			o.err = syscall.Errno(soErr)
+			o.Err = os.NewSyscallError("connect", syscall.Errno(soErr))
 		case p[0].Revents&unix.POLLOUT != 0:
 			if mss, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG); err == nil && mss > 0 && mss < 1<<16 {
-				o.mss, o.hasMSS = uint16(mss), true
+				o.MSS, o.HasMSS = uint16(mss), true
 			}
 		default:
 			// An ICMP error the kernel does not abort the connect for:
@@ -84,17 +97,17 @@ func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration)
 		}
 		return true
 	})
-	o.rtt = time.Since(start)
+	o.RTT = time.Since(start)
 	mu.Lock()
 	over = true
 	mu.Unlock()
 	if werr != nil {
-		o.err = werr
+		o.Err = werr
 		if ctx.Err() != nil {
-			o.err = ctx.Err()
+			o.Err = ctx.Err()
 		}
-		if o.icmp == nil {
-			rc.Control(func(fd uintptr) { o.icmp = readICMPError(int(fd), start) })
+		if o.ICMP == nil {
+			rc.Control(func(fd uintptr) { o.ICMP = readICMPError(int(fd), start) })
 		}
 	}
 	return o
@@ -102,8 +115,8 @@ func connectOnce(ctx context.Context, dst netip.AddrPort, timeout time.Duration)
 
 // readICMPError drains fd's error queue and returns the first ICMP error
 // on it, or nil.
-func readICMPError(fd int, start time.Time) *connectICMP {
-	var found *connectICMP
+func readICMPError(fd int, start time.Time) *ConnectICMP {
+	var found *ConnectICMP
 	var data [64]byte
 	var oob [256]byte
 	for range 16 { // bounded: one entry per SYN sent, at most
@@ -114,48 +127,27 @@ func readICMPError(fd int, start time.Time) *connectICMP {
 		if found != nil {
 			continue
 		}
-		found = parseErrQueue(oob[:oobn])
+		found = icmpError(oob[:oobn])
 		if found != nil {
-			found.rtt = time.Since(start)
+			found.RTT = time.Since(start)
 		}
 	}
 	return found
 }
 
-// parseErrQueue reads the control messages of one error-queue message:
-// IP_RECVERR's sock_extended_err with the offender's sockaddr_in after
-// it, and IP_TTL. It returns nil unless the error came from ICMP.
-func parseErrQueue(oob []byte) *connectICMP {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
+// icmpError reads the control messages of one error-queue message: the
+// sock_extended_err of IP_RECVERR, with the offender's address, and
+// IP_TTL. It returns nil unless the error came from ICMP.
+func icmpError(oob []byte) *ConnectICMP {
+	ee, ok := parseExtendedErr(cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR))
+	if !ok || ee.origin != unix.SO_EE_ORIGIN_ICMP {
 		return nil
 	}
-	var e *connectICMP
-	var ttl int
-	hasTTL := false
-	for _, m := range msgs {
-		if m.Header.Level != unix.IPPROTO_IP {
-			continue
+	e := &ConnectICMP{Type: ee.typ, Code: ee.code, From: ee.offender}
+	if d := cmsgData(oob, unix.SOL_IP, unix.IP_TTL); len(d) >= 4 {
+		if ttl := int32(binary.NativeEndian.Uint32(d)); ttl > 0 && ttl < 256 {
+			e.TTL, e.HasTTL = uint8(ttl), true
 		}
-		switch m.Header.Type {
-		case unix.IP_RECVERR:
-			// struct sock_extended_err: errno u32, origin u8, type u8,
-			// code u8, pad u8, info u32, data u32; then the offender.
-			if len(m.Data) < 16 || m.Data[4] != unix.SO_EE_ORIGIN_ICMP {
-				continue
-			}
-			e = &connectICMP{typ: m.Data[5], code: m.Data[6]}
-			if len(m.Data) >= 16+8 && binary.NativeEndian.Uint16(m.Data[16:]) == unix.AF_INET {
-				e.from = netip.AddrFrom4([4]byte(m.Data[20:24]))
-			}
-		case unix.IP_TTL:
-			if len(m.Data) >= 4 {
-				ttl, hasTTL = int(int32(binary.NativeEndian.Uint32(m.Data))), true
-			}
-		}
-	}
-	if e != nil && hasTTL && ttl > 0 && ttl < 256 {
-		e.ttl, e.hasTTL = uint8(ttl), true
 	}
 	return e
 }
@@ -168,9 +160,11 @@ var queuesICMP = sync.OnceValue(func() bool {
 	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8)
 })
 
-// kernelQueuesICMP reports whether this kernel queues the ICMP errors of a
-// connect in progress on an IP_RECVERR socket: Linux 5.8 and later.
-func kernelQueuesICMP() bool { return queuesICMP() }
+// KernelQueuesConnectICMP reports whether this kernel queues the ICMP
+// errors of a connect in progress on an IP_RECVERR socket (Linux 5.8 and
+// later), so that a connect refused with no ICMP error queued was refused
+// by a RST.
+func KernelQueuesConnectICMP() bool { return queuesICMP() }
 
 // kernelAtLeast compares a kernel release such as "6.1.0-18-amd64" with
 // major.minor.
