@@ -77,15 +77,6 @@ func (t *TargetSet) Contains(a netip.Addr) bool {
 	return ok
 }
 
-// Ranges returns the set as sorted, disjoint inclusive ranges.
-func (t *TargetSet) Ranges() []AddrRange {
-	out := make([]AddrRange, len(t.ranges))
-	for i, s := range t.ranges {
-		out[i] = AddrRange{addrOf(s.lo), addrOf(s.hi)}
-	}
-	return out
-}
-
 func spans(rs []AddrRange) ([]span, error) {
 	out := make([]span, 0, len(rs))
 	for _, r := range rs {

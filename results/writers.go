@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -208,7 +209,7 @@ func options(r probe.Result) string {
 
 // SortResults orders results by address, then port, then sequence.
 func SortResults(rs []probe.Result) {
-	sortFunc(rs, func(a, b probe.Result) int {
+	slices.SortStableFunc(rs, func(a, b probe.Result) int {
 		if c := a.Addr.Compare(b.Addr); c != 0 {
 			return c
 		}
