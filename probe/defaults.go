@@ -45,3 +45,16 @@ func portRange(lo, hi uint16) (uint16, uint16) {
 	}
 	return lo, hi
 }
+
+// synDefaults fills the zero TTL, MSS and window of a probe's SYN.
+func synDefaults(ttl *uint8, mss, window *uint16) {
+	if *ttl == 0 {
+		*ttl = DefaultTTL
+	}
+	if *mss == 0 {
+		*mss = DefaultMSS
+	}
+	if *window == 0 {
+		*window = DefaultWindow
+	}
+}

@@ -60,15 +60,7 @@ func (cfg PingConfig) withDefaults() (PingConfig, error) {
 	}
 	cfg.MinTimeout = min(cfg.MinTimeout, cfg.Timeout)
 	cfg.SourcePortLo, cfg.SourcePortHi = portRange(cfg.SourcePortLo, cfg.SourcePortHi)
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
-	}
-	if cfg.MSS == 0 {
-		cfg.MSS = DefaultMSS
-	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultWindow
-	}
+	synDefaults(&cfg.TTL, &cfg.MSS, &cfg.Window)
 	return cfg, nil
 }
 

@@ -192,15 +192,7 @@ func (cfg ScanConfig) withDefaults() (ScanConfig, error) {
 		cfg.Shards, cfg.Shard = 1, 1
 	}
 	cfg.SourcePortLo, cfg.SourcePortHi = portRange(cfg.SourcePortLo, cfg.SourcePortHi)
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
-	}
-	if cfg.MSS == 0 {
-		cfg.MSS = DefaultMSS
-	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultWindow
-	}
+	synDefaults(&cfg.TTL, &cfg.MSS, &cfg.Window)
 	cfg.Senders = min(max(cfg.Senders, 1), maxSenders)
 	return cfg, nil
 }

@@ -74,21 +74,14 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			}
 			check.UniqueNames(checks)
 			var junitOut, promOut *results.Output
-			outputs := []outputFile{{"--junit", junit, &junitOut}, {"--prom", prom, &promOut}, {"--pcap", f.pcap, &f.pcapOut}}
-			if err := openOutputs(outputs...); err != nil {
-				return err
-			}
-			defer abortOutputs(outputs...)
-			g.logConfig(cmd)
-			for i, c := range checks {
-				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].Where).Msg("check")
-			}
-			sess, err := g.start(&f, p)
+			sess, err := g.start(cmd, &f, p, output, dsts[0].Addr(), outputFile{"--junit", junit, &junitOut}, outputFile{"--prom", prom, &promOut})
 			if err != nil {
 				return err
 			}
-			g.logSession(sess, dsts[0].Addr())
-			g.logOutputs(output, outputs...)
+			defer sess.abort()
+			for i, c := range checks {
+				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].Where).Msg("check")
+			}
 			started := time.Now()
 			var mu sync.Mutex // crs, and the report of them
 			var crs []check.Result

@@ -150,16 +150,42 @@ func (f *probeFlags) params() (engineParams, error) {
 	return p, nil
 }
 
-// session is what a probing command holds while it runs: the engine and
-// the --pcap hook.
+// session is what a probing command holds while it runs: the engine, its
+// output files and the --pcap hook.
 type session struct {
 	pr      *probe.Prober
+	outputs []outputFile
 	capture probe.CaptureFunc
 	finish  func() error // flushes the pcap and closes the engine
 }
 
-// start opens the engine and the pcap file for a command.
-func (g *globals) start(f *probeFlags, p engineParams) (*session, error) {
+// start opens a probing command's output files (--pcap among them, and
+// files) and then the engine, and logs at debug level the configuration,
+// what was chosen (probing first) and where the results go, in format on
+// stdout. Nothing is probed before every output file is open, so a typo
+// in a path costs nothing. The command defers sess.abort.
+func (g *globals) start(cmd *cobra.Command, f *probeFlags, p engineParams, format string, first netip.Addr, files ...outputFile) (*session, error) {
+	files = append(files, outputFile{"--pcap", f.pcap, &f.pcapOut})
+	if err := openOutputs(files...); err != nil {
+		return nil, err
+	}
+	g.logConfig(cmd)
+	sess, err := g.openEngine(f, p)
+	if err != nil {
+		abortOutputs(files...)
+		return nil, err
+	}
+	sess.outputs = files
+	g.logSession(sess, first)
+	g.logOutputs(format, files...)
+	return sess, nil
+}
+
+// abort leaves every output file not committed as it was.
+func (s *session) abort() { abortOutputs(s.outputs...) }
+
+// openEngine opens the engine and hooks the pcap file to it.
+func (g *globals) openEngine(f *probeFlags, p engineParams) (*session, error) {
 	pr, err := g.open(p.open)
 	if err != nil {
 		return nil, &exitError{code: exitNoProbe, err: withHint(err)}

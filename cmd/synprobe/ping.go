@@ -50,17 +50,11 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			if err != nil {
 				return err
 			}
-			if err := openOutputs(outputFile{"--pcap", f.pcap, &f.pcapOut}); err != nil {
-				return err
-			}
-			defer f.pcapOut.Abort()
-			g.logConfig(cmd)
-			sess, err := g.start(&f, p)
+			sess, err := g.start(cmd, &f, p, output, dst.Addr())
 			if err != nil {
 				return err
 			}
-			g.logSession(sess, dst.Addr())
-			g.logOutputs(output, outputFile{flag: "--pcap", path: f.pcap})
+			defer sess.abort()
 			var w results.Writer
 			if output != "text" {
 				w, _ = results.New(output, out, true)

@@ -55,17 +55,11 @@ or any of these with :PORT to probe that port only.`,
 			if err != nil {
 				return usageErrorf("-o: %v", err)
 			}
-			if err := openOutputs(outputFile{"--pcap", f.pcap, &f.pcapOut}); err != nil {
-				return err
-			}
-			defer f.pcapOut.Abort()
-			g.logConfig(cmd)
-			sess, err := g.start(&f, p)
+			sess, err := g.start(cmd, &f, p, sf.output, groups[0].Targets.At(0))
 			if err != nil {
 				return err
 			}
-			g.logSession(sess, groups[0].Targets.At(0))
-			g.logOutputs(sf.output, outputFile{flag: "--pcap", path: f.pcap})
+			defer sess.abort()
 			cfg.Logger, cfg.Capture = g.log, sess.capture
 			return runScan(ctx, g, sess, cfg, groups, rw, sf.onlyOpen)
 		},
