@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/check"
-	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
 )
 
@@ -50,29 +49,10 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			if output != "text" && output != "json" {
 				return usageErrorf("-o %q: want text or json", output)
 			}
-			var specs []check.Spec
-			if file != "" {
-				if specs, err = check.ReadFile(file); err != nil {
-					return usageErrorf("%v", err)
-				}
-			}
-			argSpecs, err := check.ParseArgs(args)
+			specs, checks, dsts, err := readChecks(ctx, g, file, args)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
-			specs = append(specs, argSpecs...)
-			if len(specs) == 0 {
-				return usageErrorf("check: give checks as arguments or with --file")
-			}
-			checks := make([]check.Check, len(specs))
-			dsts := make([]netip.AddrPort, len(specs))
-			for i, s := range specs {
-				checks[i] = s.Check.Normalize()
-				if dsts[i], err = resolveCheck(ctx, s, g.lookup); err != nil {
-					return usageErrorf("%v", err)
-				}
-			}
-			check.UniqueNames(checks)
 			var junitOut, promOut *results.Output
 			sess, err := g.start(cmd, &f, p, output, dsts[0].Addr(), outputFile{"--junit", junit, &junitOut}, outputFile{"--prom", prom, &promOut})
 			if err != nil {
@@ -110,22 +90,16 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			}
 			// A second Ctrl-C: the checks done so far are reported, now.
 			stopHurry := g.onHurry(ctx, func() { report(); within(time.Second, func() { sess.finish() }) })
-			for i, c := range checks {
-				if ctx.Err() != nil {
-					break
-				}
-				var rs []probe.Result
-				_, err := sess.pr.Ping(ctx, sess.pingConfig(g, &f, p, dsts[i], c.Probes, interval), func(r probe.Result) { rs = append(rs, r) })
-				if err != nil {
-					stopHurry()
-					sess.finish()
-					return &exitError{code: exitNoProbe, err: err}
-				}
+			err = check.Run(ctx, sess.pr, sess.pingConfig(g, &f, p, netip.AddrPort{}, 0, interval), checks, dsts, func(cr check.Result) {
 				mu.Lock()
-				crs = append(crs, check.Evaluate(c, rs))
+				crs = append(crs, cr)
 				mu.Unlock()
-			}
+			})
 			stopHurry()
+			if err != nil {
+				sess.finish()
+				return &exitError{code: exitNoProbe, err: err}
+			}
 			if err = errors.Join(report(), sess.finish()); err != nil {
 				return &exitError{code: exitNoProbe, err: err}
 			}
@@ -146,7 +120,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 	fl.StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
 	fl.StringVar(&prom, "prom", "", "write Prometheus metrics (textfile collector format) to this file")
 	fl.StringVarP(&output, "output", "o", "text", "output format: text or json")
-	fl.DurationVarP(&interval, "interval", "i", 100*time.Millisecond, "time between the probes of one check")
+	fl.DurationVarP(&interval, "interval", "i", check.DefaultInterval, "time between the probes of one check")
 	return cmd
 }
 
@@ -164,4 +138,34 @@ func resolveCheck(ctx context.Context, s check.Spec, lookup resolver) (netip.Add
 		return netip.AddrPort{}, fmt.Errorf("%s: target %q: a check probes one address, not a range", s.Where, c.Target)
 	}
 	return netip.AddrPortFrom(t.ranges[0].First, c.Port), nil
+}
+
+// readChecks reads the checks of the file and of args, in that order,
+// each with its defaults, a name of its own and the address it probes.
+func readChecks(ctx context.Context, g *globals, file string, args []string) ([]check.Spec, []check.Check, []netip.AddrPort, error) {
+	var specs []check.Spec
+	if file != "" {
+		var err error
+		if specs, err = check.ReadFile(file); err != nil {
+			return nil, nil, nil, usageErrorf("%v", err)
+		}
+	}
+	argSpecs, err := check.ParseArgs(args)
+	if err != nil {
+		return nil, nil, nil, usageErrorf("%v", err)
+	}
+	specs = append(specs, argSpecs...)
+	if len(specs) == 0 {
+		return nil, nil, nil, usageErrorf("check: give checks as arguments or with --file")
+	}
+	checks := make([]check.Check, len(specs))
+	dsts := make([]netip.AddrPort, len(specs))
+	for i, s := range specs {
+		checks[i] = s.Check.Normalize()
+		if dsts[i], err = resolveCheck(ctx, s, g.lookup); err != nil {
+			return nil, nil, nil, usageErrorf("%v", err)
+		}
+	}
+	check.UniqueNames(checks)
+	return specs, checks, dsts, nil
 }
