@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -103,6 +102,7 @@ type scanner struct {
 	senders []*sender
 	rx      *receiver
 	held    *holdQueue
+	routes  *routeWatch
 
 	firstPass uint64 // probes of the first pass (sent or refused); written by the sending side only
 	// passesDone counts the passes over the order walked to the end;
@@ -144,6 +144,7 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 		return nil, err
 	}
 	s.led = newLedger(s.m.probes())
+	s.routes = newRouteWatch(conn, routed(conn, cfg.Targets))
 	s.send = &sendShared{conn: conn, m: s.m, tpl: tpl, order: s.order, led: s.led, prog: prog, fails: &failureLimit{max: int64(cfg.MaxFailures)},
 		capture: cfg.Capture, log: s.log, clock: cfg.clock, refused: s.refused}
 	n := min(cfg.Senders, cfg.Rate)
@@ -197,57 +198,6 @@ func (cfg ScanConfig) withDefaults() (ScanConfig, error) {
 	return cfg, nil
 }
 
-// pickSource is the given source address, or else the one of the route
-// to a target.
-func pickSource(log zerolog.Logger, conn Conn, given netip.Addr, ts *TargetSet) (netip.Addr, error) {
-	src := given
-	if src.IsValid() {
-		log.Debug().Stringer("source", src).Msg("source address given")
-	} else {
-		var via netip.Addr
-		var err error
-		if src, via, err = sourceFor(conn, ts); err != nil {
-			return src, err
-		}
-		log.Debug().Stringer("source", src).Stringer("route_to", via).Msg("source address from the route to a target")
-	}
-	if !src.Is4() {
-		return src, fmt.Errorf("source address %v is not IPv4", src)
-	}
-	return src, nil
-}
-
-// sourceFor picks the source address from the route to a target: every
-// target in turn when there are at most 64, else 64 spread evenly over
-// the set (the first and the last included); the first with a route
-// wins, and via is that target. A target without a route is reported as
-// no-route when its probe is refused; only when none of those tried has a
-// route can the scan not start.
-func sourceFor(conn Conn, ts *TargetSet) (src, via netip.Addr, err error) {
-	const samples = 64
-	n := ts.Len()
-	tried := min(n, samples)
-	var first error
-	for i := uint64(0); i < tried; i++ {
-		j := i
-		if n > samples {
-			j = i * (n - 1) / (samples - 1) // distinct: the step exceeds 1
-		}
-		dst := ts.At(j)
-		r, err := conn.Route(dst)
-		if err == nil && r.Src.IsValid() {
-			return r.Src, dst, nil
-		}
-		if first == nil {
-			if err == nil {
-				err = fmt.Errorf("the route to %v has no source address", dst)
-			}
-			first = err
-		}
-	}
-	return netip.Addr{}, netip.Addr{}, fmt.Errorf("no source address: none of the %d targets tried has a route: %w", tried, first)
-}
-
 func (s *scanner) run(ctx context.Context) error {
 	began := time.Now()
 	s.log.Debug().Uint64("targets", s.cfg.Targets.Len()).Int("ports", len(s.cfg.Ports)).Uint64("probes", s.prog.Total).
@@ -286,7 +236,7 @@ func (s *scanner) run(ctx context.Context) error {
 		s.log.Warn().Uint64("stamps", rx.unstamped).Msg("transmit stamps came back too late to find their probes, whose latencies are missing: " +
 			"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
 	}
-	return errors.Join(sendErr, rxErr)
+	return errors.Join(sendErr, rxErr, s.routes.err())
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -74,6 +74,7 @@ func (s *scanner) refused(idx uint64, try int, reason Reason) {
 	switch reason {
 	case ReasonNoRoute:
 		s.prog.NoRoute.Add(1)
+		s.routes.refused(time.Now())
 	case ReasonLocalFirewall:
 		s.prog.LocalFirewall.Add(1)
 	}

@@ -1,0 +1,144 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ErrRouteLost: a route the run began with went away while it ran (an
+// interface taken down, a route deleted), so the probes after it could
+// not be sent: their results say no-route, and the run is incomplete.
+var ErrRouteLost = errors.New("a route went away during the run")
+
+// routeWatch tells a route that went away during a run from a target that
+// never had one. When a send is refused for want of a route it looks up,
+// again, the routes of the targets that had one when the run began (at
+// most once a second, whatever the rate of refusals); the first of them
+// found without a route is the fault, with when it was seen. Safe for
+// concurrent use by the senders.
+type routeWatch struct {
+	conn  Conn
+	had   []netip.Addr // targets with a route at the start (a sample)
+	began time.Time
+
+	mu       sync.Mutex
+	looked   time.Time
+	lost     netip.Addr // the first target found to have lost its route
+	lostAt   time.Time
+	refusals uint64 // no-route refusals from lostAt on
+}
+
+func newRouteWatch(conn Conn, had []netip.Addr) *routeWatch {
+	return &routeWatch{conn: conn, had: had, began: time.Now()}
+}
+
+// refused notes that a send was refused for want of a route, at now.
+func (w *routeWatch) refused(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lost.IsValid() {
+		w.refusals++
+		return
+	}
+	if now.Sub(w.looked) < time.Second {
+		return
+	}
+	w.looked = now
+	for _, a := range w.had {
+		if _, err := w.conn.Route(a); err != nil {
+			w.lost, w.lostAt, w.refusals = a, now, 1
+			return
+		}
+	}
+}
+
+// err is ErrRouteLost with what went away and when, or nil.
+func (w *routeWatch) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.lost.IsValid() {
+		return nil
+	}
+	return fmt.Errorf("%w: the route to %v was gone %.1f s into it, and %d probes from then on had none (no-route)",
+		ErrRouteLost, w.lost, w.lostAt.Sub(w.began).Seconds(), w.refusals)
+}
+
+// pickSource is the given source address, or else the one of the route
+// to a target.
+func pickSource(log zerolog.Logger, conn Conn, given netip.Addr, ts *TargetSet) (netip.Addr, error) {
+	src := given
+	if src.IsValid() {
+		log.Debug().Stringer("source", src).Msg("source address given")
+	} else {
+		var via netip.Addr
+		var err error
+		if src, via, err = sourceFor(conn, ts); err != nil {
+			return src, err
+		}
+		log.Debug().Stringer("source", src).Stringer("route_to", via).Msg("source address from the route to a target")
+	}
+	if !src.Is4() {
+		return src, fmt.Errorf("source address %v is not IPv4", src)
+	}
+	return src, nil
+}
+
+// sourceFor picks the source address from the route to a target: every
+// target in turn when there are at most 64, else 64 spread evenly over
+// the set (the first and the last included); the first with a route
+// wins, and via is that target. A target without a route is reported as
+// no-route when its probe is refused; only when none of those tried has a
+// route can the scan not start.
+func sourceFor(conn Conn, ts *TargetSet) (src, via netip.Addr, err error) {
+	var first error
+	tried := 0
+	for dst := range sampleTargets(ts) {
+		tried++
+		r, err := conn.Route(dst)
+		if err == nil && r.Src.IsValid() {
+			return r.Src, dst, nil
+		}
+		if first == nil {
+			if err == nil {
+				err = fmt.Errorf("the route to %v has no source address", dst)
+			}
+			first = err
+		}
+	}
+	return netip.Addr{}, netip.Addr{}, fmt.Errorf("no source address: none of the %d targets tried has a route: %w", tried, first)
+}
+
+// sampleTargets yields every target when there are at most 64, else 64
+// spread evenly over the set, the first and the last included.
+func sampleTargets(ts *TargetSet) iter.Seq[netip.Addr] {
+	const samples = 64
+	return func(yield func(netip.Addr) bool) {
+		n := ts.Len()
+		for i := uint64(0); i < min(n, samples); i++ {
+			j := i
+			if n > samples {
+				j = i * (n - 1) / (samples - 1) // distinct: the step exceeds 1
+			}
+			if !yield(ts.At(j)) {
+				return
+			}
+		}
+	}
+}
+
+// routed is the sample of ts (sampleTargets) that has a route now.
+func routed(conn Conn, ts *TargetSet) []netip.Addr {
+	var out []netip.Addr
+	for dst := range sampleTargets(ts) {
+		if _, err := conn.Route(dst); err == nil {
+			out = append(out, dst)
+		}
+	}
+	return out
+}
