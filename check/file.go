@@ -15,6 +15,18 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// ExampleFile is a check file with every field: the help text shows it,
+// and a test reads it, so the example stays true.
+const ExampleFile = `checks:
+  - name: web
+    target: 198.18.10.10
+    port: 443
+    expect: [open]
+    probes: 5
+    rtt: {percentile: 90, max: 50ms}
+    min_success: 0.8
+`
+
 // MaxFileSize is the most bytes a check file may have. A thousand checks
 // take about 100 KiB; the limit is there so that a wrong path (a device, a
 // log, /dev/zero) fails at once instead of filling memory.

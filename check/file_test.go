@@ -23,15 +23,8 @@ func writeFile(t *testing.T, s string) string {
 }
 
 func TestReadFile(t *testing.T) {
-	p := writeFile(t, `checks:
-  - name: web
-    target: 198.18.10.10
-    port: 443
-    expect: [open]
-    probes: 5
-    rtt: {percentile: 90, max: 50ms}
-    min_success: 0.8
-  - port: 22
+	// The help text's example first.
+	p := writeFile(t, ExampleFile+`  - port: 22
     expect: [filtered, closed]
     target: db.lab
   - target: 198.18.10.11

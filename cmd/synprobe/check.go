@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,15 +27,7 @@ command line is HOST:PORT=STATE[|STATE...] with optional conditions:
 rtt<DURATION (on the median), rtt.pNN<DURATION (on the NN'th percentile),
 probes=N, success>=RATIO. A check file (YAML) has the same, per check:
 
-  checks:
-    - name: web
-      target: 198.18.10.10
-      port: 443
-      expect: [open]
-      probes: 5
-      rtt: {percentile: 90, max: 50ms}
-      min_success: 0.8
-
+` + indent(check.ExampleFile, "  ") + `
 Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 3 when nothing could be probed.`,
 		Example: `  synprobe check 198.18.10.10:80=open,rtt<50ms 198.18.12.10:22=filtered
@@ -168,4 +161,9 @@ func readChecks(ctx context.Context, g *globals, file string, args []string) ([]
 	}
 	check.UniqueNames(checks)
 	return specs, checks, dsts, nil
+}
+
+// indent puts prefix before every line of s.
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
 }
