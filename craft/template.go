@@ -12,9 +12,9 @@ type SYNConfig struct {
 	Src, Dst         netip.Addr // template values; Write replaces them
 	SrcPort, DstPort uint16     // template values; Write replaces them
 	Seq              uint32     // template value; Write replaces it
-	TTL              uint8      // 64 when zero
-	Window           uint16     // 64240 when zero (what Linux and Windows send)
-	MSS              uint16     // 1460 when zero
+	TTL              uint8      // DefaultTTL when zero
+	Window           uint16     // DefaultWindow when zero
+	MSS              uint16     // DefaultMSS when zero
 	// WScale is the window scale shift to advertise; zero means the
 	// layout's usual value (7 for linux, 8 for windows).
 	WScale uint8
@@ -46,13 +46,13 @@ type SYNTemplate struct {
 // NewSYNTemplate builds the template packet described by cfg.
 func NewSYNTemplate(cfg SYNConfig) (*SYNTemplate, error) {
 	if cfg.TTL == 0 {
-		cfg.TTL = 64
+		cfg.TTL = DefaultTTL
 	}
 	if cfg.Window == 0 {
-		cfg.Window = 64240
+		cfg.Window = DefaultWindow
 	}
 	if cfg.MSS == 0 {
-		cfg.MSS = 1460
+		cfg.MSS = DefaultMSS
 	}
 	if cfg.Layout == 0 {
 		cfg.Layout = LayoutLinux

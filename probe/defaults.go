@@ -1,9 +1,15 @@
 package probe
 
-import "time"
+import (
+	"time"
 
-// Defaults, defined here once: the engine fills a zero config field with
-// them, and the command line's help text shows them.
+	"github.com/synprobe/synprobe/craft"
+	"github.com/synprobe/synprobe/raw"
+)
+
+// Defaults, in one place: the engine fills a zero config field with them,
+// and the command line's help text shows them. Those of the packets
+// themselves are craft's and raw's, below, named here.
 const (
 	// DefaultRate is a scan's packets per second.
 	DefaultRate = 10000
@@ -20,13 +26,12 @@ const (
 	DefaultPingCount = 5
 	// DefaultSourcePortLo and DefaultSourcePortHi bound the source ports,
 	// Linux's own ephemeral range (net.ipv4.ip_local_port_range).
-	DefaultSourcePortLo, DefaultSourcePortHi uint16 = 32768, 61000
-	// DefaultTTL is the probes' TTL, Linux's.
-	DefaultTTL uint8 = 64
-	// DefaultMSS is the MSS the probes advertise: Ethernet's.
-	DefaultMSS uint16 = 1460
-	// DefaultWindow is the probes' window, Linux's for that MSS.
-	DefaultWindow uint16 = 64240
+	DefaultSourcePortLo, DefaultSourcePortHi = raw.DefaultPortLo, raw.DefaultPortHi
+	// DefaultTTL, DefaultMSS and DefaultWindow are the probes' SYN's:
+	// Linux's on Ethernet.
+	DefaultTTL    = craft.DefaultTTL
+	DefaultMSS    = craft.DefaultMSS
+	DefaultWindow = craft.DefaultWindow
 	// DefaultSenders is a scan's sending goroutines; MaxSenders the most.
 	DefaultSenders = 1
 	MaxSenders     = maxSenders

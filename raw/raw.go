@@ -47,6 +47,10 @@ func (e *permissionError) Is(target error) bool {
 
 func (e *permissionError) Unwrap() error { return e.err }
 
+// DefaultPortLo and DefaultPortHi bound the source ports when a Config
+// gives none: Linux's own ephemeral range (net.ipv4.ip_local_port_range).
+const DefaultPortLo, DefaultPortHi uint16 = 32768, 61000
+
 // Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
 // included; Dst is where the kernel routes it. ID tags the packet's
 // transmit stamp: ReadTxTimestamps returns it with the time, so the caller
@@ -96,7 +100,8 @@ type Route struct {
 // Config configures Listen. A nil *Config means defaults.
 type Config struct {
 	// PortLo..PortHi is synprobe's source-port range: the receive filter
-	// passes only TCP segments to these ports. Zero means 32768..61000.
+	// passes only TCP segments to these ports. Zero means
+	// DefaultPortLo..DefaultPortHi.
 	PortLo, PortHi uint16
 	// Source fixes the source address; otherwise Route chooses it.
 	Source netip.Addr
@@ -179,7 +184,7 @@ func (c *Config) withDefaults() Config {
 		out = *c
 	}
 	if out.PortLo == 0 && out.PortHi == 0 {
-		out.PortLo, out.PortHi = 32768, 61000
+		out.PortLo, out.PortHi = DefaultPortLo, DefaultPortHi
 	}
 	return out
 }
