@@ -33,7 +33,9 @@ type Check struct {
 	MinSuccessSet bool
 }
 
-// Result is a Check evaluated against its probes' results.
+// Result is a Check evaluated against its probes' results, or, in a run
+// cut short, as far as it got: every check of a run has one, so that no
+// report can leave out, or count as passed, a check that did not finish.
 type Result struct {
 	Check        Check
 	Results      []probe.Result
@@ -42,8 +44,73 @@ type Result struct {
 	SuccessRatio float64
 	RTT          time.Duration // the chosen percentile; valid when HasRTT
 	HasRTT       bool
-	Pass         bool
+	Pass         bool // Status is StatusPass
+	Status       Status
 	Failures     []string // why it failed, one line each
+}
+
+// Status is how a check ended: with a verdict (StatusPass, StatusFail) or
+// without one, in a run cut short (StatusInterrupted, StatusNotRun). The
+// zero Status is none: a Result has one from Evaluate, Interrupted or
+// NotRun.
+type Status uint8
+
+const (
+	StatusPass Status = iota + 1
+	StatusFail
+	// StatusInterrupted: the run was interrupted while the check was
+	// under way. Its figures are those of the probes it sent; it has no
+	// verdict, as they are not the sample it asked for.
+	StatusInterrupted
+	// StatusNotRun: the run was interrupted before the check started.
+	StatusNotRun
+)
+
+// String is the status as the JSON report names it.
+func (s Status) String() string {
+	switch s {
+	case StatusPass:
+		return "pass"
+	case StatusFail:
+		return "fail"
+	case StatusInterrupted:
+		return "interrupted"
+	case StatusNotRun:
+		return "not-run"
+	}
+	return "Status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Finished reports whether a check with this status has a verdict.
+func (s Status) Finished() bool { return s == StatusPass || s == StatusFail }
+
+// Incomplete says, for people, why r has no verdict ("interrupted after
+// 116 of 1000 probes"); it is "" when r has one.
+func (r Result) Incomplete() string {
+	switch r.Status {
+	case StatusInterrupted:
+		return fmt.Sprintf("interrupted after %d of %d probes", len(r.Results), r.Check.Normalize().Probes)
+	case StatusNotRun:
+		return "the run was interrupted before it started"
+	}
+	return ""
+}
+
+// Interrupted is c cut short after its probes rs: their figures as
+// Evaluate finds them (successes, latency), but no verdict, so no
+// failures either: a verdict on fewer probes than the check asked for
+// would be one on a sample nobody chose.
+func Interrupted(c Check, rs []probe.Result) Result {
+	cr := Evaluate(c, rs)
+	cr.Pass, cr.Status, cr.Failures = false, StatusInterrupted, nil
+	return cr
+}
+
+// NotRun is c, never started: no probes, no figures, no verdict.
+func NotRun(c Check) Result {
+	cr := Interrupted(c, nil)
+	cr.Status = StatusNotRun
+	return cr
 }
 
 // Normalize fills the defaults.
@@ -140,7 +207,10 @@ func Evaluate(c Check, rs []probe.Result) Result {
 			cr.Failures = append(cr.Failures, fmt.Sprintf("p%s latency %v, limit %v", fmtPct(c.Percentile), cr.RTT.Round(time.Microsecond), c.MaxRTT))
 		}
 	}
-	cr.Pass = len(cr.Failures) == 0
+	cr.Pass, cr.Status = len(cr.Failures) == 0, StatusFail
+	if cr.Pass {
+		cr.Status = StatusPass
+	}
 	return cr
 }
 

@@ -60,6 +60,8 @@ func TestEvaluateSuccessRatio(t *testing.T) {
 		}
 		if cr := Evaluate(chk, c.rs); cr.Pass != c.pass {
 			t.Errorf("%q over %d results: pass %v, want %v (%v)", c.arg, len(c.rs), cr.Pass, c.pass, cr.Failures)
+		} else if want := map[bool]Status{true: StatusPass, false: StatusFail}[c.pass]; cr.Status != want || cr.Incomplete() != "" {
+			t.Errorf("%q: status %v (%q), want %v", c.arg, cr.Status, cr.Incomplete(), want)
 		}
 	}
 }

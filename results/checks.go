@@ -14,24 +14,48 @@ import (
 )
 
 // WriteCheckSummary prints one line per check for people, and a total.
+// A run cut short lists every check too, and its total says so: never
+// "N passed" alone for a run that did not finish.
 func WriteCheckSummary(w io.Writer, crs []check.Result) error {
-	failed := 0
+	var passed, failed, interrupted, notRun int
 	for _, cr := range crs {
-		status := "PASS"
-		if !cr.Pass {
+		var status string
+		switch cr.Status {
+		case check.StatusPass:
+			status = "PASS"
+			passed++
+		case check.StatusInterrupted:
+			status = "INTERRUPTED"
+			interrupted++
+		case check.StatusNotRun:
+			status = "NOT RUN"
+			notRun++
+		default:
 			status = "FAIL"
 			failed++
 		}
-		line := fmt.Sprintf("%s  %s  %d/%d probes as expected", status, cr.Check.Name, cr.Successes, len(cr.Results))
+		line := status + "  " + cr.Check.Name
+		if cr.Status != check.StatusNotRun {
+			line += fmt.Sprintf("  %d/%d probes as expected", cr.Successes, len(cr.Results))
+		}
 		if cr.HasRTT {
 			line += fmt.Sprintf(", p%s %.3fms", strconv.FormatFloat(cr.Check.Percentile, 'f', -1, 64), Millis(cr.RTT))
 		}
-		if len(cr.Failures) > 0 {
-			line += ": " + strings.Join(cr.Failures, "; ")
+		why := cr.Failures
+		if s := cr.Incomplete(); s != "" {
+			why = append([]string{s}, why...)
+		}
+		if len(why) > 0 {
+			line += ": " + strings.Join(why, "; ")
 		}
 		fmt.Fprintln(w, line)
 	}
-	_, err := fmt.Fprintf(w, "%d checks, %d passed, %d failed\n", len(crs), len(crs)-failed, failed)
+	if interrupted+notRun > 0 {
+		_, err := fmt.Fprintf(w, "interrupted: %d of %d checks run; %d passed, %d failed, %d interrupted, %d not run\n",
+			len(crs)-notRun, len(crs), passed, failed, interrupted, notRun)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d checks, %d passed, %d failed\n", len(crs), passed, failed)
 	return err
 }
 
@@ -42,6 +66,8 @@ type CheckJSON struct {
 	Port         uint16   `json:"port"`
 	Expect       []string `json:"expect"`
 	Pass         bool     `json:"pass"`
+	Status       string   `json:"status"`               // pass, fail, interrupted, not-run
+	Incomplete   string   `json:"incomplete,omitempty"` // why it has no verdict: "interrupted after 116 of 1000 probes"
 	Failures     []string `json:"failures,omitempty"`
 	Probes       int      `json:"probes"`
 	Successes    int      `json:"successes"`
@@ -52,15 +78,19 @@ type CheckJSON struct {
 	Results      []Record `json:"results"`
 }
 
-// WriteChecksJSON writes {"checks": [...], "pass": bool}.
+// WriteChecksJSON writes {"pass": bool, "interrupted": bool, "checks":
+// [...]}: interrupted when a check did not finish (its status
+// interrupted or not-run), and then pass is false.
 func WriteChecksJSON(w io.Writer, crs []check.Result) error {
 	out := struct {
-		Pass   bool        `json:"pass"`
-		Checks []CheckJSON `json:"checks"`
+		Pass        bool        `json:"pass"`
+		Interrupted bool        `json:"interrupted"`
+		Checks      []CheckJSON `json:"checks"`
 	}{Pass: true, Checks: []CheckJSON{}}
 	for _, cr := range crs {
 		c := cr.Check
-		j := CheckJSON{Name: c.Name, Target: c.Target, Port: c.Port, Pass: cr.Pass, Failures: cr.Failures, Probes: len(cr.Results),
+		j := CheckJSON{Name: c.Name, Target: c.Target, Port: c.Port, Pass: cr.Pass, Status: cr.Status.String(), Incomplete: cr.Incomplete(),
+			Failures: cr.Failures, Probes: len(cr.Results),
 			Successes: cr.Successes, SuccessRatio: cr.SuccessRatio, Percentile: c.Percentile, Results: []Record{}}
 		for _, s := range c.States {
 			j.Expect = append(j.Expect, s.String())
@@ -75,6 +105,7 @@ func WriteChecksJSON(w io.Writer, crs []check.Result) error {
 			j.Results = append(j.Results, NewRecord(r, true))
 		}
 		out.Pass = out.Pass && cr.Pass
+		out.Interrupted = out.Interrupted || !cr.Status.Finished()
 		out.Checks = append(out.Checks, j)
 	}
 	enc := json.NewEncoder(w)
@@ -87,6 +118,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -106,6 +138,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -117,6 +150,14 @@ type junitFailure struct {
 
 // WriteJUnit writes the checks as JUnit XML, one testcase per check, the
 // shape GitLab, Jenkins and the common GitHub Actions reporters read.
+//
+// A check that did not finish is an <error> (type Interrupted or NotRun),
+// never a <skipped>: Jenkins marks a build unstable for failures and
+// errors, not for skipped tests; action-junit-report passes a run of
+// passes and skips; GitLab's test report counts errors with failures and
+// skips apart, as neither. An error is not green in any of them. And a
+// run interrupted between two checks has no interrupted check, only
+// checks not run: as skips, its report would be green.
 func WriteJUnit(w io.Writer, crs []check.Result, started time.Time, took time.Duration) error {
 	s := junitSuite{Name: "synprobe check", Tests: len(crs), Time: secs(took), Timestamp: started.UTC().Format("2006-01-02T15:04:05")}
 	for _, cr := range crs {
@@ -128,13 +169,22 @@ func WriteJUnit(w io.Writer, crs []check.Result, started time.Time, took time.Du
 		var out strings.Builder
 		WriteCheckSummary(&out, []check.Result{cr})
 		tc.SystemOut = out.String()
-		if !cr.Pass {
+		switch cr.Status {
+		case check.StatusPass:
+		case check.StatusInterrupted, check.StatusNotRun:
+			s.Errors++
+			typ := "Interrupted"
+			if cr.Status == check.StatusNotRun {
+				typ = "NotRun"
+			}
+			tc.Error = &junitFailure{Message: cr.Incomplete(), Type: typ, Text: out.String()}
+		default:
 			s.Failures++
 			tc.Failure = &junitFailure{Message: strings.Join(cr.Failures, "; "), Type: "CheckFailed", Text: out.String()}
 		}
 		s.Cases = append(s.Cases, tc)
 	}
-	doc := junitSuites{Name: "synprobe", Tests: s.Tests, Failures: s.Failures, Time: s.Time, Suites: []junitSuite{s}}
+	doc := junitSuites{Name: "synprobe", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []junitSuite{s}}
 	io.WriteString(w, xml.Header)
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
@@ -150,10 +200,19 @@ func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f',
 // WritePrometheus writes the checks in the Prometheus text exposition
 // format, for the node exporter's textfile collector: success, success
 // ratio, latency at the chosen percentile, reply TTL and MSS per check.
+//
+// A check that did not finish has success 0, not no series: an alert on
+// synprobe_check_success == 0 fires for it, where a series gone from the
+// file would fire nothing. synprobe_check_interrupted, 1 for it and 0 for
+// a check that finished, tells that 0 from a failure; max() of it over a
+// run's checks tells an interrupted run. A value that was not measured
+// is left out: the success ratio of a check that sent no probe, and when
+// a check that never started ran.
 func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 	type metric struct{ name, help string }
 	ms := []metric{
-		{"synprobe_check_success", "Whether the check passed (1) or failed (0)."},
+		{"synprobe_check_success", "Whether the check passed (1) or not (0): it failed, or did not finish (synprobe_check_interrupted 1)."},
+		{"synprobe_check_interrupted", "Whether the check did not finish (1): the run was interrupted while it ran or before it started (then synprobe_check_probes is 0). 0: it finished."},
 		{"synprobe_check_success_ratio", "Share of the check's probes that found an expected state."},
 		{"synprobe_check_probes", "Probes sent for the check."},
 		{"synprobe_check_rtt_seconds", "Handshake latency at the check's percentile (label quantile)."},
@@ -185,8 +244,12 @@ func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 			switch m.name {
 			case "synprobe_check_success":
 				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, b2i(cr.Pass))
+			case "synprobe_check_interrupted":
+				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, b2i(!cr.Status.Finished()))
 			case "synprobe_check_success_ratio":
-				fmt.Fprintf(&b, "%s{%s} %s\n", m.name, labels, fl(cr.SuccessRatio))
+				if len(cr.Results) > 0 {
+					fmt.Fprintf(&b, "%s{%s} %s\n", m.name, labels, fl(cr.SuccessRatio))
+				}
 			case "synprobe_check_probes":
 				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, len(cr.Results))
 			case "synprobe_check_rtt_seconds":
@@ -209,6 +272,9 @@ func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 					}
 				}
 			case "synprobe_check_timestamp_seconds":
+				if cr.Status == check.StatusNotRun {
+					break
+				}
 				fmt.Fprintf(&b, "%s{%s} %d\n", m.name, labels, now.Unix())
 			}
 		}

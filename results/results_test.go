@@ -8,6 +8,7 @@ import (
 	"flag"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/synprobe/synprobe/check"
+	"github.com/synprobe/synprobe/internal/privileged"
 	"github.com/synprobe/synprobe/probe"
 )
 
@@ -229,6 +231,197 @@ func checkResults() []check.Result {
 	return []check.Result{pass, fail}
 }
 
+// interruptedResults is a run cut short by an interrupt: a check passed,
+// one failed, one interrupted after 2 of its 1000 probes, one not run.
+func interruptedResults() []check.Result {
+	rs := sample()
+	crs := checkResults()
+	web := check.Check{Name: "web p99", Target: "198.18.10.10", Port: 80, States: []probe.State{probe.StateOpen},
+		MaxRTT: time.Millisecond, Percentile: 99, Probes: 1000}
+	db := check.Check{Target: "198.18.3.10", Port: 22, States: []probe.State{probe.StateOpen}, Probes: 3}
+	return append(crs, check.Interrupted(web, []probe.Result{rs[0], rs[0]}), check.NotRun(db))
+}
+
+// TestInterruptedReports: every output of a run cut short lists every
+// check, and none says it passed: text, JSON, JUnit and Prometheus, each
+// against its golden file, and read back as its readers read it.
+func TestInterruptedReports(t *testing.T) {
+	crs := interruptedResults()
+	t.Run("text", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := WriteCheckSummary(&b, crs); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "checks-interrupted.txt", b.Bytes())
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		want := []string{"PASS  web  1/1", "FAIL  ssh", "INTERRUPTED  web p99  2/2 probes as expected, p99 1.235ms: interrupted after 2 of 1000 probes",
+			"NOT RUN  198.18.3.10:22: the run was interrupted before it started",
+			"interrupted: 3 of 4 checks run; 1 passed, 1 failed, 1 interrupted, 1 not run"}
+		if len(lines) != len(want) {
+			t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), b.String())
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(lines[i], w) {
+				t.Errorf("line %d: %q, want %q...", i+1, lines[i], w)
+			}
+		}
+		// The latency limit (1ms, under 1.235ms) is not judged on 2 of
+		// 1000 probes.
+		if strings.Contains(b.String(), "limit") {
+			t.Errorf("an unfinished check judged:\n%s", b.String())
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := WriteChecksJSON(&b, crs); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "checks-interrupted.json", b.Bytes())
+		var doc struct {
+			Pass        bool `json:"pass"`
+			Interrupted bool `json:"interrupted"`
+			Checks      []struct {
+				Name       string           `json:"name"`
+				Pass       bool             `json:"pass"`
+				Status     string           `json:"status"`
+				Incomplete string           `json:"incomplete"`
+				Probes     int              `json:"probes"`
+				Results    []map[string]any `json:"results"`
+			} `json:"checks"`
+		}
+		if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		c := doc.Checks
+		if doc.Pass || !doc.Interrupted || len(c) != 4 {
+			t.Fatalf("pass %v, interrupted %v, %d checks", doc.Pass, doc.Interrupted, len(c))
+		}
+		for i, w := range []struct{ status, incomplete string }{{"pass", ""}, {"fail", ""},
+			{"interrupted", "interrupted after 2 of 1000 probes"}, {"not-run", "the run was interrupted before it started"}} {
+			if c[i].Status != w.status || c[i].Incomplete != w.incomplete || c[i].Pass != (w.status == "pass") {
+				t.Errorf("check %d: %+v, want %v", i, c[i], w)
+			}
+		}
+		if c[2].Probes != 2 || len(c[2].Results) != 2 || c[3].Probes != 0 || c[3].Results == nil {
+			t.Errorf("figures: %+v", c)
+		}
+	})
+	t.Run("junit", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := WriteJUnit(&b, crs, t0, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "checks-interrupted.junit.xml", b.Bytes())
+		doc := readJUnit(t, b.Bytes())
+		s := doc.Suites[0]
+		if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 2 || s.Tests != 4 || s.Failures != 1 || s.Errors != 2 || len(s.Cases) != 4 {
+			t.Fatalf("%+v", doc)
+		}
+		cs := s.Cases
+		if cs[0].Failure != nil || cs[0].Error != nil || cs[1].Failure == nil || cs[1].Error != nil {
+			t.Errorf("finished checks: %+v", cs[:2])
+		}
+		for i, w := range []struct{ typ, msg string }{{"Interrupted", "interrupted after 2 of 1000 probes"},
+			{"NotRun", "the run was interrupted before it started"}} {
+			c := cs[2+i]
+			if c.Failure != nil || c.Skipped != nil || c.Error == nil || c.Error.Type != w.typ || c.Error.Message != w.msg {
+				t.Errorf("%s: %+v", c.Name, c)
+			}
+		}
+	})
+	// Interrupted between two checks: none interrupted, the rest not
+	// run, and that is not green either.
+	t.Run("junit between checks", func(t *testing.T) {
+		var b bytes.Buffer
+		web := checkResults()[0]
+		if err := WriteJUnit(&b, []check.Result{web, check.NotRun(web.Check)}, t0, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if doc := readJUnit(t, b.Bytes()); doc.Tests != 2 || doc.Errors != 1 || doc.Suites[0].Errors != 1 || doc.Suites[0].Cases[1].Error == nil {
+			t.Fatalf("%+v\n%s", doc, b.String())
+		}
+	})
+	t.Run("prometheus", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := WritePrometheus(&b, crs, t0); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "checks-interrupted.prom", b.Bytes())
+		promValid(t, b.Bytes())
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(bytes.NewReader(b.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		value := func(name, chk string) (float64, bool) {
+			for _, m := range fams[name].GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "check" && l.GetValue() == chk {
+						return m.GetGauge().GetValue(), true
+					}
+				}
+			}
+			return 0, false
+		}
+		for _, w := range []struct {
+			check                string
+			success, interrupted float64
+			ratio, timestamp     bool // present
+		}{
+			{"web", 1, 0, true, true},
+			{`ssh <behind> "fw"`, 0, 0, true, true},
+			{"web p99", 0, 1, true, true},
+			{"198.18.3.10:22", 0, 1, false, false}, // no probe sent, never ran
+		} {
+			success, ok1 := value("synprobe_check_success", w.check)
+			interrupted, ok2 := value("synprobe_check_interrupted", w.check)
+			_, ratio := value("synprobe_check_success_ratio", w.check)
+			_, ts := value("synprobe_check_timestamp_seconds", w.check)
+			if !ok1 || !ok2 || success != w.success || interrupted != w.interrupted || ratio != w.ratio || ts != w.timestamp {
+				t.Errorf("%s: success %v (%v), interrupted %v (%v), ratio %v, timestamp %v; want %+v", w.check, success, ok1, interrupted, ok2, ratio, ts, w)
+			}
+		}
+		if h := fams["synprobe_check_interrupted"].GetHelp(); !strings.Contains(h, "did not finish") {
+			t.Errorf("help %q", h)
+		}
+		promtoolValid(t, b.Bytes())
+	})
+}
+
+type junitDoc struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Suites   []struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Cases    []struct {
+			Name    string     `xml:"name,attr"`
+			Failure *junitElem `xml:"failure"`
+			Error   *junitElem `xml:"error"`
+			Skipped *junitElem `xml:"skipped"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+type junitElem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+}
+
+func readJUnit(t *testing.T, b []byte) junitDoc {
+	t.Helper()
+	var doc junitDoc
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if len(doc.Suites) != 1 {
+		t.Fatalf("%d suites", len(doc.Suites))
+	}
+	return doc
+}
+
 func TestJUnit(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJUnit(&b, checkResults(), t0, 2*time.Second); err != nil {
@@ -330,6 +523,7 @@ func TestPrometheus(t *testing.T) {
 		!strings.Contains(b.String(), `synprobe_check_success{check="ssh <behind> \"fw\"",target="198.18.12.10",port="22"} 0`) {
 		t.Fatalf("success samples missing:\n%s", b.String())
 	}
+	promtoolValid(t, b.Bytes())
 }
 
 // promValid parses a Prometheus text file with the Prometheus project's
@@ -377,6 +571,32 @@ func TestPrometheusSameTarget(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %s in\n%s", want, b.String())
 		}
+	}
+	promtoolValid(t, b.Bytes())
+}
+
+// promtoolValid has the Prometheus project's promtool check a text file
+// (apt-get install prometheus): its parser, and its lints of names, types
+// and help. The one lint it may report is for the quantile label of
+// synprobe_check_rtt_seconds, a gauge (a summary's label on one): the
+// README documents that series as it is.
+func promtoolValid(t *testing.T, b []byte) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		privileged.Skip(t, "promtool is not installed (apt-get install --no-install-recommends prometheus)")
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 { // lints only
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l != `synprobe_check_rtt_seconds non-summary metrics should not have "quantile" label` {
+				t.Errorf("promtool: %s", l)
+			}
+		}
+	} else if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s\n%s", err, out, b)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/synprobe/synprobe/check"
+	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
 )
 
@@ -56,8 +57,9 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 				g.log.Debug().Str("check", c.Name).Str("arg", c.Arg()).Stringer("address", dsts[i]).Str("from", specs[i].Where).Msg("check")
 			}
 			started := time.Now()
-			var mu sync.Mutex // crs, and the report of them
+			var mu sync.Mutex // crs, under, and the report of them
 			var crs []check.Result
+			var under []probe.Result // the probes of the check under way
 			reported := false
 			report := func() error {
 				mu.Lock()
@@ -66,6 +68,10 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 					return nil
 				}
 				reported = true
+				// Made before check.Run has returned (a second Ctrl-C),
+				// the report still lists every check, none passed that
+				// did not finish.
+				crs := check.Unfinished(checks, crs, under)
 				took := time.Since(started)
 				var err error
 				if output == "json" {
@@ -83,9 +89,15 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			}
 			// A second Ctrl-C: the checks done so far are reported, now.
 			stopHurry := g.onHurry(ctx, func() { report(); within(time.Second, func() { sess.finish() }) })
-			err = check.Run(ctx, sess.pr, sess.pingConfig(g, &f, p, netip.AddrPort{}, 0, interval), checks, dsts, func(cr check.Result) {
+			pinger := observedPinger{sess.pr, func(r probe.Result) {
+				mu.Lock()
+				under = append(under, r)
+				mu.Unlock()
+			}}
+			err = check.Run(ctx, pinger, sess.pingConfig(g, &f, p, netip.AddrPort{}, 0, interval), checks, dsts, func(cr check.Result) {
 				mu.Lock()
 				crs = append(crs, cr)
+				under = nil
 				mu.Unlock()
 			})
 			stopHurry()
@@ -115,6 +127,17 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 	fl.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	fl.DurationVarP(&interval, "interval", "i", check.DefaultInterval, "time between the probes of one check")
 	return cmd
+}
+
+// observedPinger hands each probe's result to probed as well, so that a
+// report made while a check is under way has the probes it sent.
+type observedPinger struct {
+	check.Pinger
+	probed func(probe.Result)
+}
+
+func (o observedPinger) Ping(ctx context.Context, cfg probe.PingConfig, emit func(probe.Result)) (probe.Summary, error) {
+	return o.Pinger.Ping(ctx, cfg, func(r probe.Result) { o.probed(r); emit(r) })
 }
 
 // resolveCheck finds the one address a check probes. Its target is an

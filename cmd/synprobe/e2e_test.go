@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,6 +288,120 @@ func TestEndToEnd(t *testing.T) {
 		if r.code != 0 || !strings.Contains(string(p), `synprobe_check_success{check="198.18.10.10:80",`) ||
 			!strings.Contains(string(p), `synprobe_check_success{check="198.18.10.10:80#2",`) || !strings.Contains(r.stdout, "PASS  198.18.10.10:80#2  3/3") {
 			t.Fatalf("exit %d: %s\n%s", r.code, r.stdout, p)
+		}
+	})
+
+	// An interrupted check run is green in no output: the check under
+	// way when Ctrl-C came is interrupted, with the probes it sent, the
+	// one after it not run, and the run exits 130 (issue 21, case 2).
+	t.Run("check interrupted", func(t *testing.T) {
+		dir := t.TempDir()
+		junit, prom := filepath.Join(dir, "ci.xml"), filepath.Join(dir, "ci.prom")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := l.Command(ctx, lab.ProberName, synprobeBin(t), "check", "198.19.0.1:80=open", "198.19.0.2:80=open,probes=1000",
+			"198.19.0.3:80=open", "-i", "10ms", "--junit", junit, "--prom", prom, "-v", "--log-format", "json")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		errPipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The event: the engine's debug line saying the second check's
+		// ping has started, so the first is done and the second under way.
+		started := make(chan struct{})
+		var logs bytes.Buffer
+		logDone := make(chan struct{})
+		go func() {
+			defer close(logDone)
+			sc := bufio.NewScanner(errPipe)
+			once := false
+			for sc.Scan() {
+				logs.WriteString(sc.Text() + "\n")
+				var m map[string]any
+				if json.Unmarshal(sc.Bytes(), &m) == nil && m["message"] == "ping start" && m["target"] == "198.19.0.2:80" && !once {
+					once = true
+					close(started)
+				}
+			}
+		}()
+		select {
+		case <-started:
+		case <-logDone:
+			cmd.Wait()
+			t.Fatalf("synprobe ended without a \"ping start\" debug line for 198.19.0.2:80:\n%s%s", out.String(), logs.String())
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-logDone
+			cmd.Wait()
+			t.Fatalf("no \"ping start\" debug line for 198.19.0.2:80 within 20s:\n%s", logs.String())
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		<-logDone
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Fatalf("exit %v, want 130:\n%s%s", err, out.String(), logs.String())
+		}
+
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		interruptedLine := regexp.MustCompile(`^INTERRUPTED  198\.19\.0\.2:80  .*: interrupted after (\d+) of 1000 probes$`)
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], "PASS  198.19.0.1:80  1/1 probes as expected") || !interruptedLine.MatchString(lines[1]) ||
+			lines[2] != "NOT RUN  198.19.0.3:80: the run was interrupted before it started" ||
+			lines[3] != "interrupted: 2 of 3 checks run; 1 passed, 0 failed, 1 interrupted, 1 not run" {
+			t.Fatalf("summary:\n%s", out.String())
+		}
+		if n, _ := strconv.Atoi(interruptedLine.FindStringSubmatch(lines[1])[1]); n >= 1000 {
+			t.Errorf("interrupted after %d probes: all were sent", n)
+		}
+
+		// JUnit: every check a testcase, the unfinished ones errors.
+		b, err := os.ReadFile(junit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Errors   int `xml:"errors,attr"`
+			Suites   []struct {
+				Cases []struct {
+					Name  string `xml:"name,attr"`
+					Error *struct {
+						Type string `xml:"type,attr"`
+					} `xml:"error"`
+				} `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 3 || doc.Failures != 0 || doc.Errors != 2 || len(doc.Suites) != 1 ||
+			len(doc.Suites[0].Cases) != 3 {
+			t.Fatalf("junit %+v %v:\n%s", doc, err, b)
+		}
+		for i, typ := range []string{"", "Interrupted", "NotRun"} {
+			c := doc.Suites[0].Cases[i]
+			if (c.Error == nil) != (typ == "") || (c.Error != nil && c.Error.Type != typ) {
+				t.Errorf("junit testcase %s: %+v, want error %q", c.Name, c.Error, typ)
+			}
+		}
+
+		// Prometheus: success 1 only for the check that finished.
+		p, err := os.ReadFile(prom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			`synprobe_check_success{check="198.19.0.1:80",target="198.19.0.1",port="80"} 1`,
+			`synprobe_check_success{check="198.19.0.2:80",target="198.19.0.2",port="80"} 0`,
+			`synprobe_check_success{check="198.19.0.3:80",target="198.19.0.3",port="80"} 0`,
+			`synprobe_check_interrupted{check="198.19.0.1:80",target="198.19.0.1",port="80"} 0`,
+			`synprobe_check_interrupted{check="198.19.0.2:80",target="198.19.0.2",port="80"} 1`,
+			`synprobe_check_interrupted{check="198.19.0.3:80",target="198.19.0.3",port="80"} 1`,
+		} {
+			if !strings.Contains(string(p), want+"\n") {
+				t.Errorf("prom lacks %s:\n%s", want, p)
+			}
 		}
 	})
 
