@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 	"github.com/synprobe/synprobe/probe"
 	"golang.org/x/sys/unix"
@@ -163,7 +164,7 @@ func TestProvisioningInNamespaces(t *testing.T) {
 	tool(t, "nft")
 	tool(t, "tc")
 	tool(t, "python3")
-	l := lab.StartT(t, vmTopology())
+	l := labtest.Start(t, vmTopology())
 	run := t.TempDir()
 	t.Cleanup(func() { killListeners(t, run) })
 	script := func(node string, env []string, args ...string) string {

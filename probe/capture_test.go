@@ -11,15 +11,16 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // tcpdumpIn starts tcpdump in a lab node's namespace on iface (see
-// lab.TcpdumpT) and returns a function that stops it and returns the
+// labtest.Tcpdump) and returns a function that stops it and returns the
 // packets it captured, decoded by gopacket: an oracle synprobe has no part
 // in.
 func tcpdumpIn(t *testing.T, l *lab.Lab, node, iface string, filter ...string) (stop func() []gopacket.Packet) {
 	t.Helper()
-	dump := l.TcpdumpT(t, node, iface, filter...)
+	dump := labtest.Tcpdump(t, l, node, iface, filter...)
 	return func() []gopacket.Packet {
 		t.Helper()
 		time.Sleep(200 * time.Millisecond) // the last replies

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/raw"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -53,7 +54,7 @@ func scan(t *testing.T, conn Conn, cfg ScanConfig) (*collector, *Progress) {
 }
 
 func TestScanDemoLab(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	c, prog := scan(t, conn, ScanConfig{
 		Targets: targets(t, "198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.16.10"),
@@ -131,7 +132,7 @@ func TestScanDemoLab(t *testing.T) {
 }
 
 func TestPingRepeats(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	var rs []Result
 	sports := map[uint16]int{}
@@ -161,7 +162,7 @@ func TestPingRepeats(t *testing.T) {
 }
 
 func TestPingLatencyOverDelayedLink(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	var rtts []time.Duration
 	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.14.10:80"), Count: 10,
@@ -184,7 +185,7 @@ func TestRecallSlash16(t *testing.T) {
 	if testing.Short() {
 		t.Skip("65,536 probes")
 	}
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	// On two cores the lab sustains 50,000 SYNs/s when synprobe sends no
 	// RSTs; with a RST for each SYN-ACK (three packets per probe into one
@@ -218,7 +219,7 @@ func TestRecallSlash16(t *testing.T) {
 // scanned with raw.Conn's limit of consecutive send failures at 3: after
 // the first refusal the engine looks routes up rather than send into it.
 func TestNoRouteIsPerTarget(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	for _, c := range []struct {
 		unroutable string
@@ -252,7 +253,7 @@ func TestNoRouteIsPerTarget(t *testing.T) {
 // (EPERM). That target:port is filtered/local-firewall; the scan goes on
 // and finds everything else as the lab says.
 func TestLocalFirewallInLab(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	// table ip t { chain out { type filter hook output priority filter;
 	//   ip daddr 198.18.10.10 tcp dport 81 drop } }
 	ns, err := netns.GetFromName(l.Namespace(lab.ProberName))
@@ -310,7 +311,7 @@ func TestLocalFirewallInLab(t *testing.T) {
 // (50, so it cannot be the local kernel's own RST, which carries 64). With
 // NoReset only the kernel's RSTs are there.
 func TestTeardownRSTOnTheWire(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
 	for _, noReset := range []bool{false, true} {

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -23,7 +24,7 @@ import (
 // with nanosecond kernel timestamps: an oracle synprobe has no part in.
 func TestLatencyAgainstCapture(t *testing.T) {
 	privileged.Require(t)
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	for _, c := range []struct {
 		target string
@@ -32,7 +33,7 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		{"198.18.14.10:80", 200 * time.Microsecond}, // 20 ms + 20 ms
 		{"198.18.10.10:80", 50 * time.Microsecond},  // no added delay
 	} {
-		dump := l.TcpdumpT(t, lab.ProberName, "to-r1", "tcp")
+		dump := labtest.Tcpdump(t, l, lab.ProberName, "to-r1", "tcp")
 		var sports []uint16
 		capture := func(dir Direction, pkt []byte, _ time.Time) {
 			var p craft.Packet

@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestShardsCoverTheScanOnce runs, for N = 1..4, every shard k/N of the
@@ -19,7 +20,7 @@ import (
 // target:port is probed by exactly one SYN and reported exactly once, in
 // the state the lab's topology says it has.
 func TestShardsCoverTheScanOnce(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
 	nodes := map[netip.Addr]string{mustAddr("198.18.10.10"): "web", mustAddr("198.18.12.10"): "fw", mustAddr("198.18.13.10"): "reject"}
@@ -69,7 +70,7 @@ func TestShardsCoverTheScanOnce(t *testing.T) {
 // the same packet in a tcpdump capture on the prober's interface, decoded
 // by gopacket.
 func TestReplyFieldsAgainstCapture(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
 	stop := tcpdumpIn(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +28,7 @@ import (
 //	       198.18.20.1 ─┐    └── big 198.18.17.10 +198.19.0.0/16
 //	                    └── near 198.18.20.10
 func packetLab(t *testing.T) *lab.Lab {
-	return lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	return labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "r", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: ip("198.18.1.2"), Link: lab.Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "far", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.10.10"), Link: lab.Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{80}},
 		{Name: "big", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.17.10"), Link: lab.Link{Subnet: pfx("198.18.17.0/24")}, OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16")},
@@ -484,7 +485,7 @@ func txRate(t *testing.T, sink string, d time.Duration) {
 	if sink == "input" {
 		node.Firewall = []lab.Rule{{Port: 0, Action: lab.Drop}}
 	}
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{node}})
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{node}})
 	if sink == "ingress" {
 		nft := l.Command(context.Background(), "sink", "nft", "-f", "-")
 		nft.Stdin = strings.NewReader("table netdev sink {\n\tchain in {\n\t\ttype filter hook ingress device \"up\" priority -500; policy drop;\n\t}\n}\n")

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 // A small lab: prober 198.18.1.1 — r (198.18.1.2) — web, reject, slow, big.
 func testLab(t *testing.T) *lab.Lab {
-	return lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	return labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "r", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: ip("198.18.1.2"), Link: lab.Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "web", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.10.10"), Link: lab.Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{80}},
 		{Name: "reject", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.13.10"), Link: lab.Link{Subnet: pfx("198.18.13.0/24")},

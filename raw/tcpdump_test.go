@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestPacketPathSeenByTcpdump: while the tap stamps them, the packet
@@ -29,7 +30,7 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 			useStamps(t, c, tc.mode)
-			dump := l.TcpdumpT(t, lab.ProberName, "any", "-s", "128", "-B", "16384",
+			dump := labtest.Tcpdump(t, l, lab.ProberName, "any", "-s", "128", "-B", "16384",
 				"tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0")
 			base := uint32(7000 + 1000*i)
 			pkts := make([]Outgoing, 16)

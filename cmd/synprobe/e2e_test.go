@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -102,7 +103,7 @@ func find(rs []map[string]any, ip string, port float64) map[string]any {
 
 func TestEndToEnd(t *testing.T) {
 	privileged.Require(t)
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 
 	t.Run("scan raw", func(t *testing.T) {
 		r := inLab(t, l, nil, "scan", "198.18.10.10", "198.18.11.10", "198.18.13.10", "-p", "22,80,445", "-o", "jsonl", "--mode", "raw", "-q")

@@ -63,7 +63,7 @@ func dial(l *Lab, addr string, timeout time.Duration) (c *net.TCPConn, err error
 }
 
 func TestLab(t *testing.T) {
-	l := StartT(t, testTopo())
+	l := startT(t, testTopo())
 	if l.WireMode != WireNetem && l.WireMode != WireUser {
 		t.Fatalf("links with delay but WireMode %q", l.WireMode)
 	}
@@ -483,7 +483,7 @@ func dialWatchingICMP(t *testing.T, l *Lab, addr string) (int, error) {
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "r", Role: RoleRouter, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "t", Role: RoleTarget, Parent: "r", Addr: ip("198.18.2.10"), Link: Link{Subnet: pfx("198.18.2.0/24"), DelayDown: time.Millisecond, ClampMSS: 1000},
 			OpenPorts: []uint16{80}, Firewall: []Rule{{22, Drop}}},
@@ -606,7 +606,7 @@ const tcpiOptTimestamps = 1
 // `synprobe lab down` during another package's tests does not break them;
 // a lab whose owner is gone is.
 func TestLeftoversSparesLiveLabs(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 	}})
 	if !slices.Contains(Namespaces(), l.Namespace("t")) {
@@ -866,7 +866,7 @@ func TestDemoDescriptions(t *testing.T) {
 // TestSink: a Sink's link counts every frame sent to it and nothing
 // answers, not even a closed port's RST (the kernel never sees the SYN).
 func TestSink(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "sink", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.20.10"), Link: Link{Subnet: pfx("198.18.20.0/24")},
 			OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16"), Sink: true},
 	}})
@@ -966,7 +966,7 @@ func mountOf(dir string) (string, bool) {
 // and does count a process that outlived its lab's namespace (one that
 // Close deleted while the process still ran in it).
 func TestLeftBehind(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,4 +1,4 @@
-package lab
+package labtest
 
 import (
 	"bytes"
@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synprobe/synprobe/internal/lab"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
-// Capture is tcpdump running in a lab node for a test (see Lab.TcpdumpT):
+// Capture is tcpdump running in a lab node for a test (see Tcpdump):
 // an oracle synprobe has no part in.
 type Capture struct {
 	// Path is the pcap file tcpdump writes.
@@ -25,13 +26,13 @@ type Capture struct {
 	stopped bool
 }
 
-// TcpdumpT starts tcpdump in node's namespace on iface, with nanosecond
+// Tcpdump starts tcpdump in node's namespace on iface, with nanosecond
 // kernel timestamps and every packet written as it comes, into a pcap file
 // in t's temporary directory, and returns once it listens. args are more
 // options and the filter. The test is skipped (or fails, under
 // SYNPROBE_REQUIRE_PRIVILEGED=1) where tcpdump is not installed; its
 // cleanup stops tcpdump if Stop has not.
-func (l *Lab) TcpdumpT(t testing.TB, node, iface string, args ...string) *Capture {
+func Tcpdump(t testing.TB, l *lab.Lab, node, iface string, args ...string) *Capture {
 	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		privileged.Skip(t, "tcpdump is not installed (apt-get install tcpdump)")
