@@ -4,13 +4,16 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
@@ -314,31 +317,57 @@ func TestTeardownRSTOnTheWire(t *testing.T) {
 	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
+	type rstSeen struct {
+		seq uint32
+		ttl uint8
+	}
 	for _, noReset := range []bool{false, true} {
-		stop := tcpdumpIn(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp", "and", "host", "198.18.10.10")
+		dump := labtest.Tcpdump(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp", "and", "host", "198.18.10.10")
 		c, _ := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{22, 80, 443}, TTL: 50, NoReset: noReset})
-		pkts := stop()
 		for _, r := range c.rs {
 			if r.State != StateOpen {
 				t.Fatalf("%v: %v", r.AddrPort(), r.State)
 			}
 		}
-		type rstSeen struct {
-			seq uint32
-			ttl uint8
-		}
-		synacks := map[layers.TCPPort]uint32{} // prober port -> the SYN-ACK's ack
-		rsts := map[layers.TCPPort][]rstSeen{}
-		for _, p := range pkts {
-			ip, tcp := ipTCP(p)
-			switch {
-			case ip == nil:
-			case tcp.SYN && tcp.ACK && ip.SrcIP.String() == "198.18.10.10":
-				synacks[tcp.DstPort] = tcp.Ack
-			case tcp.RST && ip.DstIP.String() == "198.18.10.10":
-				rsts[tcp.SrcPort] = append(rsts[tcp.SrcPort], rstSeen{tcp.Seq, ip.TTL})
+		// Whatever synprobe sent before Scan returned is in the capture
+		// once the mark is: with NoReset, that its RSTs are not.
+		mark := layers.TCPPort(markEnd(t, l, "198.18.10.10:80"))
+		// By prober port: the SYN-ACK's ack, and the RSTs to the target;
+		// and the prober port each target port's SYN-ACK went to.
+		read := func(pkts []gopacket.Packet) (synacks map[layers.TCPPort]uint32, rsts map[layers.TCPPort][]rstSeen, from map[layers.TCPPort]layers.TCPPort, marked bool) {
+			synacks, rsts, from = map[layers.TCPPort]uint32{}, map[layers.TCPPort][]rstSeen{}, map[layers.TCPPort]layers.TCPPort{}
+			for _, p := range pkts {
+				ip, tcp := labtest.IPv4TCP(p)
+				switch {
+				case ip == nil:
+				case tcp.SrcPort == mark || tcp.DstPort == mark:
+					marked = true
+				case tcp.SYN && tcp.ACK && ip.SrcIP.String() == "198.18.10.10":
+					synacks[tcp.DstPort] = tcp.Ack
+					from[tcp.SrcPort] = tcp.DstPort
+				case tcp.RST && ip.DstIP.String() == "198.18.10.10":
+					rsts[tcp.SrcPort] = append(rsts[tcp.SrcPort], rstSeen{tcp.Seq, ip.TTL})
+				}
 			}
+			return synacks, rsts, from, marked
 		}
+		pkts := dump.WaitFor(t, 5*time.Second, func(pkts []gopacket.Packet) (bool, string) {
+			_, rsts, from, marked := read(pkts)
+			var missing []string
+			for _, r := range c.rs {
+				sport, ok := from[layers.TCPPort(r.Port)]
+				if !ok {
+					missing = append(missing, fmt.Sprintf("the SYN-ACK from port %d", r.Port))
+				} else if !noReset && !slices.ContainsFunc(rsts[sport], func(s rstSeen) bool { return s.ttl == 50 }) {
+					missing = append(missing, fmt.Sprintf("synprobe's RST from port %d", sport))
+				}
+			}
+			if !marked {
+				missing = append(missing, fmt.Sprintf("the end mark (the kernel's SYN from port %d)", mark))
+			}
+			return len(missing) == 0, strings.Join(missing, ", ")
+		})
+		synacks, rsts, _, _ := read(pkts)
 		if len(synacks) != 3 {
 			t.Fatalf("no reset %v: %d SYN-ACKs captured, want 3", noReset, len(synacks))
 		}

@@ -4,15 +4,15 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
-	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
 	"github.com/synprobe/synprobe/internal/labtest"
@@ -44,12 +44,26 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		var rs []Result
 		_, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort(c.target), Count: 30,
 			Interval: 30 * time.Millisecond, Capture: capture}, conn, func(r Result) { rs = append(rs, r) })
-		time.Sleep(300 * time.Millisecond)
-		pcap := dump.Stop()
 		if err != nil {
 			t.Fatal(err)
 		}
-		syn, synack := readCapture(t, pcap)
+		// The SYN and the SYN-ACK of every probe answered.
+		syn, synack := handshakes(dump.WaitFor(t, 5*time.Second, func(pkts []gopacket.Packet) (bool, string) {
+			syn, synack := handshakes(pkts)
+			var missing []string
+			for i, r := range rs {
+				if r.Has&HasRTT == 0 || i >= len(sports) {
+					continue
+				}
+				if _, ok := syn[sports[i]]; !ok {
+					missing = append(missing, fmt.Sprintf("seq %d's SYN", r.Seq))
+				}
+				if _, ok := synack[sports[i]]; !ok {
+					missing = append(missing, fmt.Sprintf("seq %d's SYN-ACK", r.Seq))
+				}
+			}
+			return len(missing) == 0, strings.Join(missing, ", ")
+		}))
 		var errs, reported, captured []time.Duration
 		for i, r := range rs {
 			if r.Has&HasRTT == 0 || r.Clock != ClockKernel || i >= len(sports) {
@@ -89,25 +103,12 @@ func TestLatencyAgainstCapture(t *testing.T) {
 	}
 }
 
-// readCapture returns, by the prober's source port, the time of each SYN
-// sent and of the SYN-ACK that answered it.
-func readCapture(t *testing.T, path string) (syn, synack map[uint16]time.Time) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Resolution() != gopacket.TimestampResolutionNanosecond {
-		t.Fatalf("capture resolution %v", r.Resolution())
-	}
+// handshakes returns, by the prober's source port, the time of each SYN
+// sent and of the SYN-ACK that answered it, in a capture with nanosecond
+// timestamps (labtest.Tcpdump checks the file's resolution).
+func handshakes(pkts []gopacket.Packet) (syn, synack map[uint16]time.Time) {
 	syn, synack = map[uint16]time.Time{}, map[uint16]time.Time{}
-	src := gopacket.NewPacketSource(r, r.LinkType())
-	for p := range src.Packets() {
+	for _, p := range pkts {
 		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil {
 			continue
