@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 	"github.com/synprobe/synprobe/probe"
 	"golang.org/x/sys/unix"
@@ -163,7 +164,7 @@ func TestProvisioningInNamespaces(t *testing.T) {
 	tool(t, "nft")
 	tool(t, "tc")
 	tool(t, "python3")
-	l := lab.StartT(t, vmTopology())
+	l := labtest.Start(t, vmTopology())
 	run := t.TempDir()
 	t.Cleanup(func() { killListeners(t, run) })
 	script := func(node string, env []string, args ...string) string {
@@ -192,8 +193,9 @@ func TestProvisioningInNamespaces(t *testing.T) {
 	script("web", nil, "target.sh", "linux")
 	script("win", nil, "target.sh", "winlike")
 	script("fw", nil, "target.sh", "firewalled")
+	// No wait for the listeners: target.sh returns once ss shows every
+	// one of them listening (wait_listening in common.sh), or fails.
 	script(lab.ProberName, nil, "prober.sh")
-	time.Sleep(300 * time.Millisecond) // listeners binding
 
 	// The clamp, seen by the kernel's own TCP: the MSS a connect to clamp
 	// learns is 1200 (less 12 for timestamps); web's, through the same

@@ -3,49 +3,36 @@
 package probe
 
 import (
-	"os"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
 )
 
-// tcpdumpIn starts tcpdump in a lab node's namespace on iface (see
-// lab.TcpdumpT) and returns a function that stops it and returns the
-// packets it captured, decoded by gopacket: an oracle synprobe has no part
-// in.
-func tcpdumpIn(t *testing.T, l *lab.Lab, node, iface string, filter ...string) (stop func() []gopacket.Packet) {
-	t.Helper()
-	dump := l.TcpdumpT(t, node, iface, filter...)
-	return func() []gopacket.Packet {
-		t.Helper()
-		time.Sleep(200 * time.Millisecond) // the last replies
-		f, err := os.Open(dump.Stop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		r, err := pcapgo.NewReader(f)
-		if err != nil {
-			t.Fatalf("%v (tcpdump: %s)", err, dump.Log())
-		}
-		var out []gopacket.Packet
-		for p := range gopacket.NewPacketSource(r, r.LinkType()).Packets() {
-			out = append(out, p)
-		}
-		return out
-	}
-}
+// markPorts numbers the end marks: each takes its own local port, above
+// the 32768..61000 synprobe's probes come from, so that no probe shares it.
+var markPorts atomic.Uint32
 
-// ipTCP returns the IPv4 and TCP layers of p, or nils.
-func ipTCP(p gopacket.Packet) (*layers.IPv4, *layers.TCP) {
-	ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-	tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-	if ip == nil || tcp == nil {
-		return nil, nil
+// markEnd connects to addr with the kernel's own TCP from the prober's
+// namespace and returns the connection's local port. Its SYN leaves after
+// every packet sent before markEnd was called, so a capture on the
+// prober's link that holds it holds all of those too: a test that checks
+// a packet is absent waits for the mark (labtest.Capture.WaitFor), then
+// leaves the mark's packets out of what it counts.
+func markEnd(t *testing.T, l *lab.Lab, addr string) uint16 {
+	t.Helper()
+	port := uint16(61001 + markPorts.Add(1)%4000)
+	if err := l.Do(lab.ProberName, func() error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: int(port)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp4", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}); err != nil {
+		t.Fatalf("end mark: %v", err)
 	}
-	return ip, tcp
+	return port
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -195,7 +196,7 @@ func startSpoofer(t *testing.T, l *lab.Lab, node string) *spoofer {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func TestSpoofedAndHostileRepliesNeverOpen(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	sp := startSpoofer(t, l, "fw") // fw drops every SYN: only forgeries answer
 	conn := openInLab(t, l)
 	c, prog := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.12.10"), Ports: []uint16{21, 22, 80, 443, 8080}, Retries: 1})
@@ -224,7 +225,7 @@ func TestSpoofedAndHostileRepliesNeverOpen(t *testing.T) {
 // packet of another kind as unmatched, and nothing else moves: no valid
 // reply, no duplicate, every port filtered/no-response.
 func TestEachForgeryCounted(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	sp := startSpoofer(t, l, "fw")
 	conn := openInLab(t, l)
 	ports := []uint16{80, 443, 8080}

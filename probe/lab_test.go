@@ -4,16 +4,20 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/raw"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -53,7 +57,7 @@ func scan(t *testing.T, conn Conn, cfg ScanConfig) (*collector, *Progress) {
 }
 
 func TestScanDemoLab(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	c, prog := scan(t, conn, ScanConfig{
 		Targets: targets(t, "198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.16.10"),
@@ -131,7 +135,7 @@ func TestScanDemoLab(t *testing.T) {
 }
 
 func TestPingRepeats(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	var rs []Result
 	sports := map[uint16]int{}
@@ -161,7 +165,7 @@ func TestPingRepeats(t *testing.T) {
 }
 
 func TestPingLatencyOverDelayedLink(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	var rtts []time.Duration
 	sum, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort("198.18.14.10:80"), Count: 10,
@@ -184,7 +188,7 @@ func TestRecallSlash16(t *testing.T) {
 	if testing.Short() {
 		t.Skip("65,536 probes")
 	}
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	// On two cores the lab sustains 50,000 SYNs/s when synprobe sends no
 	// RSTs; with a RST for each SYN-ACK (three packets per probe into one
@@ -218,7 +222,7 @@ func TestRecallSlash16(t *testing.T) {
 // scanned with the limit of consecutive send failures at 3: after the
 // first refusal the engine looks routes up rather than send into it.
 func TestNoRouteIsPerTarget(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	for _, c := range []struct {
 		unroutable string
@@ -252,7 +256,7 @@ func TestNoRouteIsPerTarget(t *testing.T) {
 // (EPERM). That target:port is filtered/local-firewall; the scan goes on
 // and finds everything else as the lab says.
 func TestLocalFirewallInLab(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	// table ip t { chain out { type filter hook output priority filter;
 	//   ip daddr 198.18.10.10 tcp dport 81 drop } }
 	ns, err := netns.GetFromName(l.Namespace(lab.ProberName))
@@ -310,34 +314,60 @@ func TestLocalFirewallInLab(t *testing.T) {
 // (50, so it cannot be the local kernel's own RST, which carries 64). With
 // NoReset only the kernel's RSTs are there.
 func TestTeardownRSTOnTheWire(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
+	type rstSeen struct {
+		seq uint32
+		ttl uint8
+	}
 	for _, noReset := range []bool{false, true} {
-		stop := tcpdumpIn(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp", "and", "host", "198.18.10.10")
+		dump := labtest.Tcpdump(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp", "and", "host", "198.18.10.10")
 		c, _ := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.10.10"), Ports: []uint16{22, 80, 443}, TTL: 50, NoReset: noReset})
-		pkts := stop()
 		for _, r := range c.rs {
 			if r.State != StateOpen {
 				t.Fatalf("%v: %v", r.AddrPort(), r.State)
 			}
 		}
-		type rstSeen struct {
-			seq uint32
-			ttl uint8
-		}
-		synacks := map[layers.TCPPort]uint32{} // prober port -> the SYN-ACK's ack
-		rsts := map[layers.TCPPort][]rstSeen{}
-		for _, p := range pkts {
-			ip, tcp := ipTCP(p)
-			switch {
-			case ip == nil:
-			case tcp.SYN && tcp.ACK && ip.SrcIP.String() == "198.18.10.10":
-				synacks[tcp.DstPort] = tcp.Ack
-			case tcp.RST && ip.DstIP.String() == "198.18.10.10":
-				rsts[tcp.SrcPort] = append(rsts[tcp.SrcPort], rstSeen{tcp.Seq, ip.TTL})
+		// Whatever synprobe sent before Scan returned is in the capture
+		// once the mark is: with NoReset, that its RSTs are not.
+		mark := layers.TCPPort(markEnd(t, l, "198.18.10.10:80"))
+		// By prober port: the SYN-ACK's ack, and the RSTs to the target;
+		// and the prober port each target port's SYN-ACK went to.
+		read := func(pkts []gopacket.Packet) (synacks map[layers.TCPPort]uint32, rsts map[layers.TCPPort][]rstSeen, from map[layers.TCPPort]layers.TCPPort, marked bool) {
+			synacks, rsts, from = map[layers.TCPPort]uint32{}, map[layers.TCPPort][]rstSeen{}, map[layers.TCPPort]layers.TCPPort{}
+			for _, p := range pkts {
+				ip, tcp := labtest.IPv4TCP(p)
+				switch {
+				case ip == nil:
+				case tcp.SrcPort == mark || tcp.DstPort == mark:
+					marked = true
+				case tcp.SYN && tcp.ACK && ip.SrcIP.String() == "198.18.10.10":
+					synacks[tcp.DstPort] = tcp.Ack
+					from[tcp.SrcPort] = tcp.DstPort
+				case tcp.RST && ip.DstIP.String() == "198.18.10.10":
+					rsts[tcp.SrcPort] = append(rsts[tcp.SrcPort], rstSeen{tcp.Seq, ip.TTL})
+				}
 			}
+			return synacks, rsts, from, marked
 		}
+		pkts := dump.WaitFor(t, 5*time.Second, func(pkts []gopacket.Packet) (bool, string) {
+			_, rsts, from, marked := read(pkts)
+			var missing []string
+			for _, r := range c.rs {
+				sport, ok := from[layers.TCPPort(r.Port)]
+				if !ok {
+					missing = append(missing, fmt.Sprintf("the SYN-ACK from port %d", r.Port))
+				} else if !noReset && !slices.ContainsFunc(rsts[sport], func(s rstSeen) bool { return s.ttl == 50 }) {
+					missing = append(missing, fmt.Sprintf("synprobe's RST from port %d", sport))
+				}
+			}
+			if !marked {
+				missing = append(missing, fmt.Sprintf("the end mark (the kernel's SYN from port %d)", mark))
+			}
+			return len(missing) == 0, strings.Join(missing, ", ")
+		})
+		synacks, rsts, _, _ := read(pkts)
 		if len(synacks) != 3 {
 			t.Fatalf("no reset %v: %d SYN-ACKs captured, want 3", noReset, len(synacks))
 		}

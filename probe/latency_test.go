@@ -4,17 +4,18 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
-	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -23,7 +24,7 @@ import (
 // with nanosecond kernel timestamps: an oracle synprobe has no part in.
 func TestLatencyAgainstCapture(t *testing.T) {
 	privileged.Require(t)
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	for _, c := range []struct {
 		target string
@@ -32,7 +33,7 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		{"198.18.14.10:80", 200 * time.Microsecond}, // 20 ms + 20 ms
 		{"198.18.10.10:80", 50 * time.Microsecond},  // no added delay
 	} {
-		dump := l.TcpdumpT(t, lab.ProberName, "to-r1", "tcp")
+		dump := labtest.Tcpdump(t, l, lab.ProberName, "to-r1", "tcp")
 		var sports []uint16
 		capture := func(dir Direction, pkt []byte, _ time.Time) {
 			var p craft.Packet
@@ -43,12 +44,26 @@ func TestLatencyAgainstCapture(t *testing.T) {
 		var rs []Result
 		_, err := Ping(context.Background(), PingConfig{Target: netip.MustParseAddrPort(c.target), Count: 30,
 			Interval: 30 * time.Millisecond, Capture: capture}, conn, func(r Result) { rs = append(rs, r) })
-		time.Sleep(300 * time.Millisecond)
-		pcap := dump.Stop()
 		if err != nil {
 			t.Fatal(err)
 		}
-		syn, synack := readCapture(t, pcap)
+		// The SYN and the SYN-ACK of every probe answered.
+		syn, synack := handshakes(dump.WaitFor(t, 5*time.Second, func(pkts []gopacket.Packet) (bool, string) {
+			syn, synack := handshakes(pkts)
+			var missing []string
+			for i, r := range rs {
+				if r.Has&HasRTT == 0 || i >= len(sports) {
+					continue
+				}
+				if _, ok := syn[sports[i]]; !ok {
+					missing = append(missing, fmt.Sprintf("seq %d's SYN", r.Seq))
+				}
+				if _, ok := synack[sports[i]]; !ok {
+					missing = append(missing, fmt.Sprintf("seq %d's SYN-ACK", r.Seq))
+				}
+			}
+			return len(missing) == 0, strings.Join(missing, ", ")
+		}))
 		var errs, reported, captured []time.Duration
 		for i, r := range rs {
 			if r.Has&HasRTT == 0 || r.Clock != ClockKernel || i >= len(sports) {
@@ -88,25 +103,12 @@ func TestLatencyAgainstCapture(t *testing.T) {
 	}
 }
 
-// readCapture returns, by the prober's source port, the time of each SYN
-// sent and of the SYN-ACK that answered it.
-func readCapture(t *testing.T, path string) (syn, synack map[uint16]time.Time) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Resolution() != gopacket.TimestampResolutionNanosecond {
-		t.Fatalf("capture resolution %v", r.Resolution())
-	}
+// handshakes returns, by the prober's source port, the time of each SYN
+// sent and of the SYN-ACK that answered it, in a capture with nanosecond
+// timestamps (labtest.Tcpdump checks the file's resolution).
+func handshakes(pkts []gopacket.Packet) (syn, synack map[uint16]time.Time) {
 	syn, synack = map[uint16]time.Time{}, map[uint16]time.Time{}
-	src := gopacket.NewPacketSource(r, r.LinkType())
-	for p := range src.Packets() {
+	for _, p := range pkts {
 		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil {
 			continue

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestRecallThroughLoss scans a /16 behind a link that loses 10% of the
@@ -16,7 +17,7 @@ func TestRecallThroughLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("65,536 probes through a lossy link")
 	}
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "r1", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: mustAddr("198.18.1.2"), Link: lab.Link{Subnet: mustPrefix("198.18.1.0/24")}},
 		{Name: "big", Role: lab.RoleTarget, Parent: "r1", Addr: mustAddr("198.18.17.10"),
 			Link:      lab.Link{Subnet: mustPrefix("198.18.17.0/24"), LossDown: 0.10, LossUp: 0.10},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestOffloadedChecksumsCount: a target one veth away with TX checksum
@@ -18,7 +19,7 @@ import (
 // corruption (TestBadChecksumsAreMalformed). The test checks that the
 // SYN-ACK really arrived unfinished, so it proves the case it is about.
 func TestOffloadedChecksumsCount(t *testing.T) {
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{{Name: "near", Role: lab.RoleTarget, Parent: lab.ProberName,
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{{Name: "near", Role: lab.RoleTarget, Parent: lab.ProberName,
 		Addr: mustAddr("198.18.20.10"), Link: lab.Link{Subnet: mustPrefix("198.18.20.0/24")}, OpenPorts: []uint16{80}}}})
 	if err := l.Do("near", func() error { return lab.SetTxChecksumOffload(lab.UplinkInterface, true) }); err != nil {
 		t.Fatal(err)

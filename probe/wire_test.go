@@ -4,14 +4,18 @@ package probe
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestShardsCoverTheScanOnce runs, for N = 1..4, every shard k/N of the
@@ -19,7 +23,7 @@ import (
 // target:port is probed by exactly one SYN and reported exactly once, in
 // the state the lab's topology says it has.
 func TestShardsCoverTheScanOnce(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
 	nodes := map[netip.Addr]string{mustAddr("198.18.10.10"): "web", mustAddr("198.18.12.10"): "fw", mustAddr("198.18.13.10"): "reject"}
@@ -69,30 +73,43 @@ func TestShardsCoverTheScanOnce(t *testing.T) {
 // the same packet in a tcpdump capture on the prober's interface, decoded
 // by gopacket.
 func TestReplyFieldsAgainstCapture(t *testing.T) {
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	conn := openInLab(t, l)
 	topo := lab.Demo()
-	stop := tcpdumpIn(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp")
+	dump := labtest.Tcpdump(t, l, lab.ProberName, topo.ProberInterface("web"), "tcp")
 	c, _ := scan(t, conn, ScanConfig{Targets: targets(t, "198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.16.10"),
 		Ports: []uint16{22, 80, 81, 445}})
-	pkts := stop()
 	// The first SYN-ACK or RST from each target:port.
 	type reply struct {
 		ip  *layers.IPv4
 		tcp *layers.TCP
 	}
-	first := map[netip.AddrPort]reply{}
-	for _, p := range pkts {
-		ip, tcp := ipTCP(p)
-		if ip == nil || !(tcp.SYN && tcp.ACK || tcp.RST) {
-			continue
+	replies := func(pkts []gopacket.Packet) map[netip.AddrPort]reply {
+		first := map[netip.AddrPort]reply{}
+		for _, p := range pkts {
+			ip, tcp := labtest.IPv4TCP(p)
+			if ip == nil || !(tcp.SYN && tcp.ACK || tcp.RST) {
+				continue
+			}
+			a, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+			ap := netip.AddrPortFrom(a, uint16(tcp.SrcPort))
+			if _, seen := first[ap]; !seen {
+				first[ap] = reply{ip, tcp}
+			}
 		}
-		a, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		ap := netip.AddrPortFrom(a, uint16(tcp.SrcPort))
-		if _, seen := first[ap]; !seen {
-			first[ap] = reply{ip, tcp}
-		}
+		return first
 	}
+	// Every reply synprobe reported.
+	first := replies(dump.WaitFor(t, 5*time.Second, func(pkts []gopacket.Packet) (bool, string) {
+		first := replies(pkts)
+		var missing []string
+		for _, r := range c.rs {
+			if _, ok := first[r.AddrPort()]; !ok && (r.State == StateOpen || r.State == StateClosed) {
+				missing = append(missing, fmt.Sprintf("the reply from %v (%v)", r.AddrPort(), r.State))
+			}
+		}
+		return len(missing) == 0, strings.Join(missing, ", ")
+	}))
 	var open, closed int
 	for _, r := range c.rs {
 		if r.State != StateOpen && r.State != StateClosed {

@@ -10,11 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +29,7 @@ import (
 //	       198.18.20.1 ─┐    └── big 198.18.17.10 +198.19.0.0/16
 //	                    └── near 198.18.20.10
 func packetLab(t *testing.T) *lab.Lab {
-	return lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	return labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "r", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: ip("198.18.1.2"), Link: lab.Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "far", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.10.10"), Link: lab.Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{80}},
 		{Name: "big", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.17.10"), Link: lab.Link{Subnet: pfx("198.18.17.0/24")}, OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16")},
@@ -93,10 +95,46 @@ func txStamps(t *testing.T, c *Conn, want int, d time.Duration) []TxStamp {
 			out = append(out, s)
 		}
 		if n == 0 {
-			time.Sleep(time.Millisecond)
+			waitStamp(t, c, deadline)
 		}
 	}
 	return out
+}
+
+// waitStamp waits until c has a transmit stamp to read, or the deadline.
+// ReadTxTimestamps never blocks; this polls (poll(2)) what it reads: the
+// tap's ring, readable once the kernel has handed it a frame, or the send
+// sockets' error queues (POLLERR once one holds a message). User-space
+// stamps are recorded at send: there is nothing to wait for.
+func waitStamp(t *testing.T, c *Conn, deadline time.Time) {
+	t.Helper()
+	var fds []unix.PollFd
+	switch {
+	case c.stamps == stampUser:
+		return
+	case c.tap != nil:
+		fds = append(fds, unix.PollFd{Fd: int32(c.tap.fd), Events: unix.POLLIN})
+	default:
+		rcs := []syscall.RawConn{c.sendRC}
+		if c.pk != nil {
+			rcs = append(rcs, c.pk.rc)
+		}
+		for _, rc := range rcs {
+			rc.Control(func(fd uintptr) { fds = append(fds, unix.PollFd{Fd: int32(fd)}) }) // POLLERR is always asked for
+		}
+	}
+	for {
+		ms := (time.Until(deadline) + time.Millisecond - 1) / time.Millisecond
+		if ms <= 0 {
+			return
+		}
+		if _, err := unix.Poll(fds, int(ms)); err != unix.EINTR {
+			if err != nil {
+				t.Fatalf("poll for transmit stamps: %v", err)
+			}
+			return
+		}
+	}
 }
 
 func stats(t *testing.T, c *Conn, raw, packet uint64) {
@@ -297,6 +335,9 @@ func TestPacketPathFallback(t *testing.T) {
 	if st != netlink.NUD_REACHABLE {
 		t.Fatalf("after the raw packet the neighbour is in state %#x, want REACHABLE (%#x)", st, netlink.NUD_REACHABLE)
 	}
+	// Not a wait for an event: how long a missing neighbour is left to
+	// the kernel is what is tested (the next packet after missRetry
+	// takes the packet path).
 	time.Sleep(missRetry + 20*time.Millisecond)
 	send(40002, 200)
 	stats(t, c, 1, 1)
@@ -383,12 +424,13 @@ func TestPacketPathBatchOf64(t *testing.T) {
 	c.pk.age = time.Hour
 	c.pk.invalidate()
 	c.WriteBatch(pkts)
+	// The replies first: one in means the batch has left, and each SYN's
+	// stamp was taken on its way out, so the stamps are there to read.
 	a := testing.AllocsPerRun(20, func() {
 		c.WriteBatch(pkts)
-		time.Sleep(2 * time.Millisecond)
-		c.ReadTxTimestamps(stamps)
 		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		c.ReadBatch(msgs)
+		c.ReadTxTimestamps(stamps)
 	})
 	t.Logf("%.1f allocations per batch of 64 sends on the packet path, 64 tx stamps, and a receive batch", a)
 	if a != 0 {
@@ -484,7 +526,7 @@ func txRate(t *testing.T, sink string, d time.Duration) {
 	if sink == "input" {
 		node.Firewall = []lab.Rule{{Port: 0, Action: lab.Drop}}
 	}
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{node}})
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{node}})
 	if sink == "ingress" {
 		nft := l.Command(context.Background(), "sink", "nft", "-f", "-")
 		nft.Stdin = strings.NewReader("table netdev sink {\n\tchain in {\n\t\ttype filter hook ingress device \"up\" priority -500; policy drop;\n\t}\n}\n")
@@ -529,7 +571,10 @@ func txRate(t *testing.T, sink string, d time.Duration) {
 			sent += uint64(n)
 		}
 		el, cpu := time.Since(start), cpuTime(t)-cpu0
-		time.Sleep(50 * time.Millisecond)
+		// No wait for what is in flight: a veth counts a frame as
+		// received by its peer as it hands it over, within the sending
+		// call (veth_xmit), so the count is whole once WriteBatch returns
+		// (it was the same 50 ms later in every run tried).
 		rx := rxPackets() - rx0
 		// The machine may be shared: CPU time per packet (user and
 		// system, the receiving namespace's softirq included) is the

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 // A small lab: prober 198.18.1.1 — r (198.18.1.2) — web, reject, slow, big.
 func testLab(t *testing.T) *lab.Lab {
-	return lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	return labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "r", Role: lab.RoleRouter, Parent: lab.ProberName, Addr: ip("198.18.1.2"), Link: lab.Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "web", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.10.10"), Link: lab.Link{Subnet: pfx("198.18.10.0/24")}, OpenPorts: []uint16{80}},
 		{Name: "reject", Role: lab.RoleTarget, Parent: "r", Addr: ip("198.18.13.10"), Link: lab.Link{Subnet: pfx("198.18.13.0/24")},
@@ -165,8 +166,9 @@ func timestamps(t *testing.T, l *lab.Lab, mode stampMode) {
 		// the delayed link too.
 		c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40011, 80, 1), tc.dst, 0}})
 		collect(t, c, 1, 2*time.Second)
-		time.Sleep(10 * time.Millisecond)
-		c.ReadTxTimestamps(make([]TxStamp, 8))
+		if got := txStamps(t, c, 1, 2*time.Second); len(got) != 1 { // out of the way of the one measured
+			t.Fatalf("warm-up to %v: %d tx stamps, want 1", tc.dst, len(got))
+		}
 		before := time.Now()
 		if _, err := c.WriteBatch([]Outgoing{{syn(t, src, tc.dst, 40010, 80, 77), tc.dst, 77}}); err != nil {
 			t.Fatal(err)
@@ -237,7 +239,11 @@ func TestStampModes(t *testing.T) {
 			batch[i].ID += uint32(len(batch))
 		}
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Every SYN answered has left, and its stamp was queued as it left
+	// (in the sending call: the link has no queue).
+	if got := collect(t, c, 2*len(batch), 2*time.Second); len(got) != 2*len(batch) {
+		t.Fatalf("%d replies to %d SYNs", len(got), 2*len(batch))
+	}
 	stamps := make([]TxStamp, 400) // no buffers: tagged stamps need none
 	n, err := c.ReadTxTimestamps(stamps)
 	if err != nil || n != 300 {
@@ -354,12 +360,13 @@ func TestAllocations(t *testing.T) {
 	for i := range stamps {
 		stamps[i].Buf = make([]byte, 128)
 	}
+	// The replies first: one in means the batch has left, and each SYN's
+	// stamp was taken on its way out, so the stamps are there to read.
 	a := testing.AllocsPerRun(20, func() {
 		c.WriteBatch(batch)
-		time.Sleep(2 * time.Millisecond)
-		c.ReadTxTimestamps(stamps)
 		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		c.ReadBatch(msgs)
+		c.ReadTxTimestamps(stamps)
 	})
 	t.Logf("%.1f allocations per batch of 64 sends, 64 tx stamps, and a receive batch", a)
 	if a != 0 {
@@ -510,7 +517,10 @@ func TestTapStampsOnlySYNsFromTheRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(t, c, 2, time.Second) // the SYN-ACKs to 40000 and 40999
-	time.Sleep(50 * time.Millisecond)
+	// Each stamp the tap takes is in its ring before its packet leaves:
+	// the answered SYNs' are there now. Stamps that must not come (the
+	// RST, the SYN-ACK, the ports outside the range) get 300 ms more:
+	// txStamps waits that long for 10 and 3 should come.
 	got := map[uint16]uint32{}
 	for _, st := range txStamps(t, c, 10, 300*time.Millisecond) {
 		p := gopacket.NewPacket(st.Buf[:st.N], layers.LayerTypeIPv4, gopacket.Default)
@@ -567,7 +577,9 @@ func TestTapStampsLost(t *testing.T) {
 	}
 	const total = 40000
 	send(1, 1+total)
-	time.Sleep(100 * time.Millisecond)
+	// No wait: the tap copies each SYN into its ring, or counts it
+	// dropped, in the sending call (the link has no queue), so the ring
+	// holds all it will once send returns.
 	read := len(txStamps(t, c, total, time.Second))
 	lost := c.Stats().StampsLost
 	if read != tapFrames || uint64(read)+lost != total {

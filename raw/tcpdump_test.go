@@ -3,15 +3,14 @@
 package raw
 
 import (
+	"fmt"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestPacketPathSeenByTcpdump: while the tap stamps them, the packet
@@ -29,8 +28,10 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 			useStamps(t, c, tc.mode)
-			dump := l.TcpdumpT(t, lab.ProberName, "any", "-s", "128", "-B", "16384",
-				"tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0")
+			// SYNs, and the SYN-ACKs that answer them: tcpdump captures
+			// a SYN (when it sees it) before its SYN-ACK, so once every
+			// SYN-ACK is in the file, every SYN tcpdump saw is too.
+			dump := labtest.Tcpdump(t, l, lab.ProberName, "any", "-s", "128", "-B", "16384", "tcp[tcpflags] & tcp-syn != 0")
 			base := uint32(7000 + 1000*i)
 			pkts := make([]Outgoing, 16)
 			for k := range pkts {
@@ -44,29 +45,26 @@ func TestPacketPathSeenByTcpdump(t *testing.T) {
 				t.Fatalf("%d replies to %d SYNs", len(got), len(pkts))
 			}
 			stats(t, c, 0, uint64(len(pkts)))
-			time.Sleep(200 * time.Millisecond)
-			f, err := os.Open(dump.Stop())
-			if err != nil {
-				t.Fatalf("%v (tcpdump: %s)", err, dump.Log())
-			}
-			defer f.Close()
-			r, err := pcapgo.NewReader(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[uint32]bool{}
-			for {
-				data, _, err := r.ReadPacketData()
-				if err != nil {
-					break
+			// The sequence numbers of our SYNs to far, and of the SYNs the
+			// SYN-ACKs from far acknowledge.
+			read := func(captured []gopacket.Packet) (syns, acked map[uint32]bool) {
+				syns, acked = map[uint32]bool{}, map[uint32]bool{}
+				for _, p := range captured {
+					ip4, tcp := labtest.IPv4TCP(p)
+					switch {
+					case ip4 == nil:
+					case !tcp.ACK && netip.AddrFrom4([4]byte(ip4.DstIP.To4())) == far && tcp.Seq >= base && tcp.Seq < base+16:
+						syns[tcp.Seq] = true
+					case tcp.ACK && netip.AddrFrom4([4]byte(ip4.SrcIP.To4())) == far && tcp.Ack-1 >= base && tcp.Ack-1 < base+16:
+						acked[tcp.Ack-1] = true
+					}
 				}
-				p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-				ip4, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-				tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-				if ip4 != nil && tcp != nil && netip.AddrFrom4([4]byte(ip4.DstIP.To4())) == far && tcp.Seq >= base && tcp.Seq < base+16 {
-					seen[tcp.Seq] = true
-				}
+				return syns, acked
 			}
+			seen, _ := read(dump.WaitFor(t, 5*time.Second, func(captured []gopacket.Packet) (bool, string) {
+				_, acked := read(captured)
+				return len(acked) == len(pkts), fmt.Sprintf("%d of the %d SYN-ACKs from far", len(pkts)-len(acked), len(pkts))
+			}))
 			if len(seen) != tc.seen {
 				t.Errorf("tcpdump saw %d of the %d SYNs, want %d (tcpdump: %s)", len(seen), len(pkts), tc.seen, dump.Log())
 			}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -109,7 +111,7 @@ func find(rs []map[string]any, ip string, port float64) map[string]any {
 
 func TestEndToEnd(t *testing.T) {
 	privileged.Require(t)
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 
 	t.Run("scan raw", func(t *testing.T) {
 		r := inLab(t, l, nil, "scan", "198.18.10.10", "198.18.11.10", "198.18.13.10", "-p", "22,80,445", "-o", "jsonl", "--mode", "raw", "-q")
@@ -406,40 +408,49 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	// A second Ctrl-C skips the cooldown (20 s here): what is known is
-	// written at once, as valid output, and the exit status is 130.
+	// written at once, as valid output, and the exit status is 130. Half
+	// the probes go to fw, which drops them: the cooldown cannot end
+	// early (every probe settled) before the second Ctrl-C.
 	t.Run("second interrupt", func(t *testing.T) {
 		for _, format := range []string{"jsonl", "table"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			cmd := l.Command(ctx, lab.ProberName, synprobeBin(t), "scan", "198.19.0.0/16", "-p", "80", "--rate", "2000", "-o", format,
-				"--cooldown", "20s")
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			cmd := l.Command(ctx, lab.ProberName, synprobeBin(t), "scan", "198.18.10.10", "198.18.12.10", "-p", "1-65535", "--rate", "2000",
+				"-o", format, "--cooldown", "20s", "-v", "--log-format", "json")
+			out, errl, exited := startWatched(t, cmd)
+			// The first Ctrl-C while the scan sends: once it has begun
+			// and, in JSON Lines, written 100 results.
+			errl.waitFor(t, 10*time.Second, `the log line "scan start"`, hasLine(`"message":"scan start"`))
+			if format == "jsonl" {
+				out.waitFor(t, 10*time.Second, "100 results", func(ls []string) bool { return len(ls) >= 100 })
 			}
-			time.Sleep(time.Second)
 			cmd.Process.Signal(syscall.SIGINT)
-			time.Sleep(300 * time.Millisecond)
+			// The second once the first has stopped the sending: the
+			// scan is in its cooldown.
+			errl.waitFor(t, 10*time.Second, `the log line "cooldown"`, hasLine(`"message":"cooldown"`))
 			second := time.Now()
 			cmd.Process.Signal(syscall.SIGINT)
-			err := cmd.Wait()
+			err := <-exited
 			took := time.Since(second)
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-				t.Fatalf("%s: exit %v: %s", format, err, errb.String())
+				t.Fatalf("%s: exit %v: %s", format, err, errl)
 			}
 			if took > 3*time.Second {
 				t.Errorf("%s: exited %v after the second Ctrl-C: it waited for the cooldown", format, took)
 			}
+			if !hasLine("interrupted again")(errl.Lines()) {
+				t.Errorf("%s: the second Ctrl-C did not end the run; it logged:\n%s", format, errl)
+			}
+			text := out.String()
 			if format == "jsonl" {
-				if rs := jsonLines(t, out.String()); len(rs) < 100 {
+				if rs := jsonLines(t, text); len(rs) < 100 {
 					t.Errorf("%d results", len(rs))
 				}
-				if !strings.HasSuffix(out.String(), "}\n") {
-					t.Errorf("output does not end with a whole line: %q", out.String()[max(0, out.Len()-80):])
+				if !strings.HasSuffix(text, "}\n") {
+					t.Errorf("output does not end with a whole line: %q", text[max(0, len(text)-80):])
 				}
-			} else if !strings.Contains(out.String(), " results: ") || !strings.HasPrefix(out.String(), "TARGET") {
-				t.Errorf("table without its summary:\n%s", out.String()[max(0, out.Len()-300):])
+			} else if !strings.Contains(text, " results: ") || !strings.HasPrefix(text, "TARGET") {
+				t.Errorf("table without its summary:\n%s", text[max(0, len(text)-300):])
 			}
 		}
 	})
@@ -448,29 +459,18 @@ func TestEndToEnd(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := l.Command(ctx, lab.ProberName, synprobeBin(t), "scan", "198.19.0.0/16", "-p", "80", "--rate", "2000", "-o", "jsonl", "--timeout", "300ms")
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		done := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				lines = append(lines, sc.Text())
-			}
-			close(done)
-		}()
-		time.Sleep(1500 * time.Millisecond)
+		out, errl, exited := startWatched(t, cmd)
+		// Ctrl-C once results come: the scan of 65536 has far to go.
+		out.waitFor(t, 10*time.Second, "100 results", func(ls []string) bool { return len(ls) >= 100 })
 		cmd.Process.Signal(syscall.SIGINT)
-		<-done
-		err := cmd.Wait()
+		err := <-exited
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() != 130 {
-			t.Fatalf("exit: %v", err)
+			t.Fatalf("exit: %v: %s", err, errl)
 		}
+		lines := out.Lines()
 		if len(lines) < 100 || len(lines) > 65536/2 {
-			t.Fatalf("%d results after 1.5s at 2000/s", len(lines))
+			t.Fatalf("%d results for a Ctrl-C after the 100th at 2000/s", len(lines))
 		}
 		for _, l := range lines {
 			var m map[string]any
@@ -479,4 +479,122 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// lines is a command's output as it comes, line by line, for a test to
+// wait for what it needs in it rather than for a while.
+type lines struct {
+	mu    sync.Mutex
+	all   []string // whole lines, without their "\n"
+	part  []byte   // the line being written
+	ended bool     // the command has exited: no more
+	grew  chan struct{}
+}
+
+func newLines() *lines { return &lines{grew: make(chan struct{})} }
+
+func (w *lines) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, b...)
+	n := len(w.all)
+	for i := bytes.IndexByte(w.part, '\n'); i >= 0; i = bytes.IndexByte(w.part, '\n') {
+		w.all = append(w.all, string(w.part[:i]))
+		w.part = w.part[i+1:]
+	}
+	if len(w.all) > n {
+		close(w.grew)
+		w.grew = make(chan struct{})
+	}
+	return len(b), nil
+}
+
+// end says the output is whole; a last line without "\n" counts too.
+func (w *lines) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.part) > 0 {
+		w.all = append(w.all, string(w.part))
+		w.part = nil
+	}
+	w.ended = true
+	close(w.grew)
+	w.grew = make(chan struct{})
+}
+
+// Lines returns the lines so far.
+func (w *lines) Lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.all)
+}
+
+// String returns the output so far, as written.
+func (w *lines) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for _, l := range w.all {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	b.Write(w.part)
+	return b.String()
+}
+
+// waitFor returns once ok holds over the lines so far, checked at each new
+// line; the test fails, naming what and quoting the output, if that does
+// not happen within d or the output ends first.
+func (w *lines) waitFor(t *testing.T, d time.Duration, what string, ok func([]string) bool) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		done, ended, grew := ok(w.all), w.ended, w.grew
+		w.mu.Unlock()
+		switch {
+		case done:
+			return
+		case ended:
+			t.Fatalf("the command ended without %s; it wrote:\n%s", what, w)
+		}
+		select {
+		case <-grew:
+		case <-timer.C:
+			t.Fatalf("no %s within %v; the command wrote:\n%s", what, d, w)
+		}
+	}
+}
+
+// hasLine is a condition for waitFor: a line contains s.
+func hasLine(s string) func([]string) bool {
+	return func(ls []string) bool {
+		return slices.ContainsFunc(ls, func(l string) bool { return strings.Contains(l, s) })
+	}
+}
+
+// startWatched starts cmd with its standard output and error watched, and
+// returns them and a channel that gives Wait's error once it has exited and
+// both are whole.
+func startWatched(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines, exited <-chan error) {
+	t.Helper()
+	stdout, stderr = newLines(), newLines()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		stdout.end()
+		stderr.end()
+		ch <- err
+		close(done)
+	}()
+	t.Cleanup(func() { // a test that failed before it exited
+		cmd.Process.Kill()
+		<-done
+	})
+	return stdout, stderr, ch
 }

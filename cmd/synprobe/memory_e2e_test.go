@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -38,7 +39,7 @@ func TestEndToEndMemoryFlat(t *testing.T) {
 	privileged.Require(t)
 	const bigFor = 15 * time.Second
 	p, a := netip.MustParsePrefix, netip.MustParseAddr
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "big", Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.21.10"), Link: lab.Link{Subnet: p("198.18.21.0/24")},
 			OpenPorts: []uint16{80}, Prefix: p("198.19.0.0/16")},
 	}})
@@ -123,7 +124,7 @@ func TestPingMemoryFlat(t *testing.T) {
 	}
 	privileged.Require(t)
 	p, a := netip.MustParsePrefix, netip.MustParseAddr
-	l := lab.StartT(t, lab.Topology{Nodes: []lab.Node{
+	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{
 		{Name: "web", Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.22.10"), Link: lab.Link{Subnet: p("198.18.22.0/24")},
 			OpenPorts: []uint16{80}},
 	}})

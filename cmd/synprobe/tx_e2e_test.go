@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/synprobe/synprobe/internal/lab"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
@@ -30,7 +31,7 @@ func txStats(t *testing.T, stderr string) (raw, packet float64) {
 // a /24 of the /16 target; and it really took the packet path.
 func TestEndToEndTxPacket(t *testing.T) {
 	privileged.Require(t)
-	l := lab.StartT(t, lab.Demo())
+	l := labtest.Start(t, lab.Demo())
 	args := []string{"scan", "198.18.3.10", "198.18.10.10", "198.18.11.10", "198.18.12.10", "198.18.13.10", "198.18.16.10", "198.19.1.0/24",
 		"-p", "22,23,25,80,443,445", "-o", "jsonl", "--mode", "raw", "-v", "--log-format", "json"}
 	summary := func(rs []map[string]any) map[string]string {

@@ -16,9 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 
-	"github.com/synprobe/synprobe/internal/privileged"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -45,27 +43,6 @@ type Lab struct {
 // Start builds topo. On error everything already built is removed.
 func Start(ctx context.Context, topo Topology) (_ *Lab, err error) {
 	return start(ctx, topo, randomID())
-}
-
-// StartT starts a lab for a test: it skips (or fails, under
-// SYNPROBE_REQUIRE_PRIVILEGED=1) without root, and removes the lab when the
-// test ends.
-func StartT(t testing.TB, topo Topology) *Lab {
-	t.Helper()
-	privileged.Require(t)
-	l, err := Start(context.Background(), topo)
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			privileged.Skip(t, err.Error())
-		}
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	return l
 }
 
 func randomID() string {

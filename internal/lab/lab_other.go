@@ -6,10 +6,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
-	"testing"
 )
 
 // ErrNotSupported: the lab needs Linux network namespaces.
@@ -26,16 +24,6 @@ type Lab struct {
 }
 
 func Start(context.Context, Topology) (*Lab, error) { return nil, ErrNotSupported }
-
-// StartT skips the test (fails it under SYNPROBE_REQUIRE_PRIVILEGED=1).
-func StartT(t testing.TB, _ Topology) *Lab {
-	t.Helper()
-	if os.Getenv("SYNPROBE_REQUIRE_PRIVILEGED") == "1" {
-		t.Fatalf("lab: %v", ErrNotSupported)
-	}
-	t.Skipf("lab: %v", ErrNotSupported)
-	return nil
-}
 
 func Serve(context.Context, Topology) error    { return ErrNotSupported }
 func Up(string, ...string) (State, error)      { return State{}, ErrNotSupported }

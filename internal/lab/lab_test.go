@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func dial(l *Lab, addr string, timeout time.Duration) (c *net.TCPConn, err error
 }
 
 func TestLab(t *testing.T) {
-	l := StartT(t, testTopo())
+	l := startT(t, testTopo())
 	if l.WireMode != WireNetem && l.WireMode != WireUser {
 		t.Fatalf("links with delay but WireMode %q", l.WireMode)
 	}
@@ -391,28 +390,43 @@ func udpEchoTTL(t *testing.T, l *Lab, node string) int {
 // distinct ones a plain UDP socket there receives. Warm-up datagrams go
 // first until one arrives, so that ARP over a lossy link (whose first try
 // may be lost, and retried only after a second) is settled before counting.
+// End marks follow until one arrives: the path keeps order (one flow from
+// one socket; a wire is a FIFO), so by then every datagram sent before it
+// has arrived or been lost.
 func udpLoss(t *testing.T, l *Lab, from, node string, n int) int {
 	t.Helper()
 	var srv net.PacketConn
 	if err := l.Do(node, func() (err error) { srv, err = net.ListenPacket("udp4", ":9"); return }); err != nil {
 		t.Fatal(err)
 	}
-	var warm atomic.Bool
 	seen := make([]bool, n)
+	warm, end := make(chan struct{}), make(chan struct{}) // closed at the first warm-up, the first end mark
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 64)
+		var warmed, ended bool
 		for {
 			m, _, err := srv.ReadFrom(buf)
 			if err != nil {
 				return // closed below
 			}
 			var i int
-			if _, err := fmt.Sscanf(string(buf[:m]), "d%d", &i); err == nil && i >= 0 && i < n {
-				seen[i] = true
-			} else if string(buf[:m]) == "w" {
-				warm.Store(true)
+			switch msg := string(buf[:m]); {
+			case msg == "w":
+				if !warmed {
+					warmed = true
+					close(warm)
+				}
+			case msg == "e":
+				if !ended {
+					ended = true
+					close(end)
+				}
+			default:
+				if _, err := fmt.Sscanf(msg, "d%d", &i); err == nil && i >= 0 && i < n {
+					seen[i] = true
+				}
 			}
 		}
 	}()
@@ -425,19 +439,34 @@ func udpLoss(t *testing.T, l *Lab, from, node string, n int) int {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for i := 0; !warm.Load(); i++ { // bounded: at most 250 warm-ups, 20 ms apart
-		if i == 250 {
-			srv.Close()
-			t.Fatalf("%s → %s: no datagram arrived in 5 s", from, node)
+	// until sends msg every 20 ms (any one may be lost) until one arrives,
+	// for at most 5 s.
+	until := func(msg string, arrived <-chan struct{}, what string) {
+		t.Helper()
+		every := time.NewTicker(20 * time.Millisecond)
+		defer every.Stop()
+		limit := time.NewTimer(5 * time.Second)
+		defer limit.Stop()
+		for {
+			fmt.Fprint(cl, msg)
+			select {
+			case <-arrived:
+				return
+			case <-every.C:
+			case <-limit.C:
+				srv.Close()
+				t.Fatalf("%s → %s: no %s arrived in 5 s", from, node, what)
+			}
 		}
-		fmt.Fprint(cl, "w")
-		time.Sleep(20 * time.Millisecond)
 	}
+	until("w", warm, "warm-up datagram")
 	for i := range n { // bounded: n datagrams, about 1 ms apart
 		fmt.Fprintf(cl, "d%d", i)
+		// Pacing, not a wait: sent at once they would overflow the
+		// queues on the way, and the count would measure those.
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // what is in flight lands
+	until("e", end, "end mark")
 	srv.Close()
 	<-done
 	lost := 0
@@ -483,7 +512,7 @@ func dialWatchingICMP(t *testing.T, l *Lab, addr string) (int, error) {
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "r", Role: RoleRouter, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 		{Name: "t", Role: RoleTarget, Parent: "r", Addr: ip("198.18.2.10"), Link: Link{Subnet: pfx("198.18.2.0/24"), DelayDown: time.Millisecond, ClampMSS: 1000},
 			OpenPorts: []uint16{80}, Firewall: []Rule{{22, Drop}}},
@@ -606,7 +635,7 @@ const tcpiOptTimestamps = 1
 // `synprobe lab down` during another package's tests does not break them;
 // a lab whose owner is gone is.
 func TestLeftoversSparesLiveLabs(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 	}})
 	if !slices.Contains(Namespaces(), l.Namespace("t")) {
@@ -693,6 +722,50 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startSleeper starts sleep for secs seconds in node's namespace and
+// returns once it runs there: ip netns exec enters the namespace, then runs
+// a shell that says so on its standard output before it becomes sleep (the
+// same process).
+func startSleeper(ctx context.Context, l *Lab, node string, secs int) (*exec.Cmd, error) {
+	cmd := l.Command(ctx, node, "sh", "-c", fmt.Sprintf("echo ready; exec sleep %d", secs))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	said := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		said <- line
+	}()
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	select {
+	case line := <-said:
+		if line == "ready\n" {
+			return cmd, nil
+		}
+		err = fmt.Errorf("sleep in %s: the shell said %q, not ready", node, line)
+	case <-timer.C:
+		err = fmt.Errorf("sleep in %s: not running after 5 s", node)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, err
+}
+
+// pollIn waits up to d for fd to be readable; n is 0 if it was not.
+func pollIn(fd int, d time.Duration) (n int, err error) {
+	for {
+		n, err = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(d/time.Millisecond))
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
 func crashHelper() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -705,28 +778,11 @@ func crashHelper() {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	sleeper := l.Command(ctx, "t", "sleep", "60")
-	if err := sleeper.Start(); err != nil {
+	sleeper, err := startSleeper(ctx, l, "t", 60)
+	if err != nil {
 		fmt.Println("error", err)
 		l.Close()
 		os.Exit(1)
-	}
-	// Ready once ip netns exec has entered the namespace and run sleep.
-	var want unix.Stat_t
-	unix.Stat("/run/netns/"+l.Namespace("t"), &want)
-	for i := 0; ; i++ {
-		var st unix.Stat_t
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sleeper.Process.Pid))
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", sleeper.Process.Pid), &st) == nil &&
-			st.Ino == want.Ino && st.Dev == want.Dev && strings.HasPrefix(string(cmdline), "sleep\x00") {
-			break
-		}
-		if i == 500 {
-			fmt.Println("error: sleep never entered the namespace")
-			l.Close()
-			os.Exit(1)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	fmt.Printf("ready %s %d\n", l.ID, sleeper.Process.Pid)
 	<-ctx.Done() // killed long before; if not, clean up after all
@@ -762,6 +818,12 @@ func TestDownRemovesCrashedLab(t *testing.T) {
 	if id == "" {
 		t.Fatal("helper never got its lab ready")
 	}
+	// Readable once sleep has exited (a zombie of init counts).
+	pidfd, err := unix.PidfdOpen(sleeper, 0)
+	if err != nil {
+		t.Fatalf("pidfd of the sleep in the crashed lab: %v", err)
+	}
+	defer unix.Close(pidfd)
 	cmd.Process.Kill()
 	cmd.Wait()
 	var left []string
@@ -824,13 +886,9 @@ func TestDownRemovesCrashedLab(t *testing.T) {
 		}
 	}
 	// The process left inside the target's namespace is gone too (it may
-	// linger a moment as a zombie of init).
-	deadline := time.Now().Add(5 * time.Second)
-	for unix.Kill(sleeper, 0) == nil && !zombie(sleeper) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if unix.Kill(sleeper, 0) == nil && !zombie(sleeper) {
-		t.Errorf("process %d inside the crashed lab still runs", sleeper)
+	// linger a moment as a zombie of init): its pidfd says when it exits.
+	if n, err := pollIn(pidfd, 5*time.Second); err != nil || n == 0 {
+		t.Errorf("process %d inside the crashed lab still runs 5 s after DownLab (%v)", sleeper, err)
 	}
 	if _, err := os.Stat(ownerPath(id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("owner file of crashed lab %s left: %v", id, err)
@@ -866,7 +924,7 @@ func TestDemoDescriptions(t *testing.T) {
 // TestSink: a Sink's link counts every frame sent to it and nothing
 // answers, not even a closed port's RST (the kernel never sees the SYN).
 func TestSink(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "sink", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.20.10"), Link: Link{Subnet: pfx("198.18.20.0/24")},
 			OpenPorts: []uint16{80}, Prefix: pfx("198.19.0.0/16"), Sink: true},
 	}})
@@ -966,30 +1024,17 @@ func mountOf(dir string) (string, bool) {
 // and does count a process that outlived its lab's namespace (one that
 // Close deleted while the process still ran in it).
 func TestLeftBehind(t *testing.T) {
-	l := StartT(t, Topology{Nodes: []Node{
+	l := startT(t, Topology{Nodes: []Node{
 		{Name: "t", Role: RoleTarget, Parent: ProberName, Addr: ip("198.18.1.2"), Link: Link{Subnet: pfx("198.18.1.0/24")}},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stray := l.Command(ctx, "t", "sleep", "30")
-	if err := stray.Start(); err != nil {
+	stray, err := startSleeper(ctx, l, "t", 30)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer stray.Wait()
 	defer stray.Process.Kill()
-	var want unix.Stat_t
-	unix.Stat("/run/netns/"+l.Namespace("t"), &want)
-	for i := 0; ; i++ { // bounded: until ip netns exec has entered the namespace
-		if ino, ok := nsInode(fmt.Sprintf("/proc/%d/ns/net", stray.Process.Pid)); ok && ino == want.Ino {
-			if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", stray.Process.Pid)); strings.HasPrefix(string(cmd), "sleep\x00") {
-				break
-			}
-		}
-		if i == 500 {
-			t.Fatal("sleep never entered the namespace")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	mine := func(r Residue) (out []string) {
 		for _, n := range r.Namespaces {
 			if labID(n) == l.ID {
