@@ -794,7 +794,11 @@ func (c *Conn) Close() error {
 	if c.pk != nil {
 		errs = append(errs, c.pk.close())
 	}
-	c.closeTap()
+	if c.tap != nil {
+		// Not closeTap: a reader may be in ReadTxTimestamps, which reads
+		// c.tap; the tap itself makes a read after close return nothing.
+		c.tap.close()
+	}
 	if c.nl != nil {
 		c.nl.Close()
 	}

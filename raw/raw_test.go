@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -584,5 +585,49 @@ func TestTapStampsLost(t *testing.T) {
 	lost := c.Stats().StampsLost
 	if read != tapFrames || uint64(read)+lost != total {
 		t.Errorf("%d stamps read and %d lost for %d SYNs, want %d read (the ring's frames) and the rest lost", read, lost, total, tapFrames)
+	}
+}
+
+// TestCloseWhileReadingStamps: Close while another goroutine reads
+// transmit stamps from the tap, as a command's second Ctrl-C does while
+// the engine still receives. The read under way finishes, later reads
+// return nothing, and nothing panics (it did: the ring was unmapped
+// under the read, "slice bounds out of range"); run with -race too.
+func TestCloseWhileReadingStamps(t *testing.T) {
+	l := testLab(t)
+	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
+	useStamps(t, c, stampTap)
+	src := l.Addr(lab.ProberName)
+	done := make(chan int)
+	var reads atomic.Int64
+	go func() {
+		buf := make([]TxStamp, 64)
+		for i := range buf {
+			buf[i].Buf = make([]byte, 128)
+		}
+		got := 0
+		for {
+			n, err := c.ReadTxTimestamps(buf)
+			got += n
+			if reads.Add(1) > 1000 && n == 0 && err == nil && c.closedForTest() {
+				done <- got
+				return
+			}
+		}
+	}()
+	for i := range 2000 {
+		dst := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+		if _, err := c.WriteBatch([]Outgoing{{syn(t, src, dst, uint16(40000+i%1000), 80, uint32(i)), dst, 0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-done:
+		t.Logf("%d stamps read before and while closing", got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reading goroutine did not see the close")
 	}
 }

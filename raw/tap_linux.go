@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -32,9 +33,13 @@ import (
 // The packet path's frames reach the tap too, once its socket no longer
 // skips the queueing layer (see packetTx.setBypass).
 type txTap struct {
-	fd   int
-	ring []byte
-	next int // the frame to look at next
+	fd int
+	// mu keeps close from unmapping the ring under a read: a command's
+	// second Ctrl-C closes the Conn while the engine's receiving
+	// goroutine may still be reading it.
+	mu   sync.Mutex
+	ring []byte // nil once closed
+	next int    // the frame to look at next
 	// dropped sums what PACKET_STATISTICS, which resets at each read,
 	// has reported dropped for want of a free frame.
 	dropped atomic.Uint64
@@ -146,8 +151,10 @@ func (t *txTap) setup(ifname string, lo, hi uint16) error {
 // of its packet in out[i].Buf (a stamp whose Buf has no room is dropped),
 // and returns how many. It never blocks and makes no system call.
 func (t *txTap) read(out []TxStamp) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := 0
-	for n < len(out) {
+	for n < len(out) && t.ring != nil {
 		f := t.ring[t.next*tapFrameSize : (t.next+1)*tapFrameSize]
 		h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&f[0]))
 		status := &h.Status
@@ -176,10 +183,15 @@ func (t *txTap) lost() uint64 {
 	return t.dropped.Load()
 }
 
+// close unmaps the ring and closes the socket, after any read under way;
+// a read after it returns nothing.
 func (t *txTap) close() error {
-	if t.ring != nil {
-		unix.Munmap(t.ring)
-		t.ring = nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ring == nil {
+		return nil
 	}
+	unix.Munmap(t.ring)
+	t.ring = nil
 	return unix.Close(t.fd)
 }
