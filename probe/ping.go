@@ -184,6 +184,9 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 			break
 		}
 		r.Seq = seq
+		if r.State == 0 && ctx.Err() != nil {
+			break // interrupted while it waited: not lost, not counted
+		}
 		if r.State == 0 {
 			r = Result{Addr: dst, Port: dport, State: StateFiltered, Reason: ReasonNoResponse, Tries: 1, Seq: seq, Time: time.Now()}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synprobe/synprobe/craft"
 	"github.com/synprobe/synprobe/raw"
 )
 
@@ -51,5 +52,32 @@ func TestPingAllocatesNothingPerProbe(t *testing.T) {
 	t.Logf("%.1f bytes and %.3f allocations a probe", perProbe, float64(m2-m1)/20000)
 	if m2-m1 > 20 || perProbe > 8.5 {
 		t.Errorf("20,000 more probes: %d more allocations, %.1f bytes a probe; want none but the 8-byte latencies", m2-m1, perProbe)
+	}
+}
+
+// TestPingInterruptedWhileWaiting: Ctrl-C while a probe waits for its
+// reply ends the ping without counting that probe as lost: the summary
+// is of the probes that had their answer (as ConnectPing does).
+func TestPingInterruptedWhileWaiting(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags != craft.FlagSYN {
+			return
+		}
+		if p.IP.ID == 1 {
+			f.queueReply(synAck(p), at.Add(time.Millisecond))
+		} else {
+			cancel() // the second probe gets no answer: interrupted while it waits
+		}
+	})
+	var got []Result
+	sum, err := Ping(ctx, PingConfig{Target: netip.MustParseAddrPort("198.18.10.10:80"), Count: 5, Interval: time.Millisecond,
+		Timeout: 5 * time.Second}, f, func(r Result) { got = append(got, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].State != StateOpen || sum.Sent != 1 || sum.Received != 1 || sum.LossPct != 0 {
+		t.Fatalf("interrupted during the second probe: %d results %+v, summary %+v; want the first, open, and nothing lost", len(got), got, sum)
 	}
 }
