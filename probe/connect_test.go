@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/raw"
 )
 
@@ -71,32 +71,11 @@ func TestJudgeConnect(t *testing.T) {
 // the MSS the kernel learned) and a closed one, which on a kernel that
 // queues ICMP errors is known to have answered with a RST.
 func TestConnectLoopback(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := netip.MustParseAddrPort(ln.Addr().String())
+	open, closed := labtest.LoopbackPorts(t)
 	r := ConnectProbe(context.Background(), open, time.Second)
 	if r.State != StateOpen || r.Reason != "syn-ack" || r.Has&HasMSS == 0 || r.Has&HasTTL != 0 || r.Has&HasWindow != 0 {
 		t.Fatalf("open port: %+v", r)
 	}
-	// A port nobody listens on: bind one and close it.
-	l2, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := netip.MustParseAddrPort(l2.Addr().String())
-	l2.Close()
 	r = ConnectProbe(context.Background(), closed, time.Second)
 	want := ReasonRefused
 	if raw.KernelQueuesConnectICMP() {

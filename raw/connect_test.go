@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synprobe/synprobe/internal/labtest"
 )
 
 // TestClassify: each error a connect can end with counts as the sentinel
@@ -53,32 +54,11 @@ func TestClassify(t *testing.T) {
 // nothing queued, since it was a RST; and a cancelled context, before
 // anything is sent.
 func TestConnectLoopback(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := netip.MustParseAddrPort(ln.Addr().String())
+	open, closed := labtest.LoopbackPorts(t)
 	o := Connect(context.Background(), open, time.Second)
 	if o.Err != nil || o.Immediate || !o.HasMSS || o.MSS == 0 || o.ICMP != nil || o.RTT <= 0 || o.RTT > time.Second {
 		t.Fatalf("open port: %+v", o)
 	}
-	// A port nobody listens on: bind one and close it.
-	l2, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := netip.MustParseAddrPort(l2.Addr().String())
-	l2.Close()
 	o = Connect(context.Background(), closed, time.Second)
 	if !errors.Is(o.Err, ErrRefused) || !errors.Is(o.Err, syscall.ECONNREFUSED) || errors.Is(o.Err, ErrTimeout) || o.Immediate || o.HasMSS || o.ICMP != nil {
 		t.Fatalf("closed port: %+v", o)

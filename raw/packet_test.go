@@ -52,28 +52,17 @@ type decoded struct {
 // with craft.
 func collectCraft(t *testing.T, c *Conn, want int, d time.Duration) []decoded {
 	t.Helper()
-	msgs := make([]Incoming, 64)
-	for i := range msgs {
-		msgs[i].Buf = make([]byte, 2048)
-	}
 	var out []decoded
-	deadline := time.Now().Add(d)
-	for len(out) < want && time.Now().Before(deadline) {
-		c.SetReadDeadline(deadline)
-		n, err := c.ReadBatch(msgs)
-		if err != nil && !os.IsTimeout(err) {
-			t.Fatal(err)
+	readReplies(t, c, want, d, func(m *Incoming) bool {
+		var r decoded
+		if err := r.p.Decode(m.Buf[:m.N]); err != nil && !errors.Is(err, craft.ErrWScaleClamped) {
+			t.Errorf("reply %x: %v", m.Buf[:m.N], err)
+			return false
 		}
-		for _, m := range msgs[:n] {
-			var r decoded
-			if err := r.p.Decode(m.Buf[:m.N]); err != nil && !errors.Is(err, craft.ErrWScaleClamped) {
-				t.Errorf("reply %x: %v", m.Buf[:m.N], err)
-				continue
-			}
-			r.at, r.kernel = m.Time, m.Kernel
-			out = append(out, r)
-		}
-	}
+		r.at, r.kernel = m.Time, m.Kernel
+		out = append(out, r)
+		return true
+	})
 	return out
 }
 

@@ -70,37 +70,51 @@ type reply struct {
 	kernel bool
 }
 
-// collect reads replies until want of them arrived or the deadline.
-func collect(t *testing.T, c *Conn, want int, d time.Duration) []reply {
+// readReplies reads replies until want of them were kept or d passed:
+// keep decodes each, and says whether it counts.
+func readReplies(t *testing.T, c *Conn, want int, d time.Duration, keep func(m *Incoming) bool) {
 	t.Helper()
 	msgs := make([]Incoming, 64)
 	for i := range msgs {
 		msgs[i].Buf = make([]byte, 2048)
 	}
-	var out []reply
+	got := 0
 	deadline := time.Now().Add(d)
-	for len(out) < want && time.Now().Before(deadline) {
+	for got < want && time.Now().Before(deadline) {
 		c.SetReadDeadline(deadline)
 		n, err := c.ReadBatch(msgs)
 		if err != nil && !os.IsTimeout(err) {
 			t.Fatal(err)
 		}
-		for _, m := range msgs[:n] {
-			p := gopacket.NewPacket(m.Buf[:m.N], layers.LayerTypeIPv4, gopacket.Default)
-			r := reply{at: m.Time, kernel: m.Kernel}
-			if l := p.Layer(layers.LayerTypeIPv4); l != nil {
-				r.src, _ = netip.AddrFromSlice(l.(*layers.IPv4).SrcIP.To4())
+		for i := range msgs[:n] {
+			if keep(&msgs[i]) {
+				got++
 			}
-			if l := p.Layer(layers.LayerTypeTCP); l != nil {
-				r.tcp = l.(*layers.TCP)
-			}
-			if l := p.Layer(layers.LayerTypeICMPv4); l != nil {
-				r.icmp = l.(*layers.ICMPv4)
-				r.inner = r.icmp.Payload
-			}
-			out = append(out, r)
 		}
 	}
+}
+
+// collect reads replies until want of them arrived or the deadline,
+// decoding each with gopacket.
+func collect(t *testing.T, c *Conn, want int, d time.Duration) []reply {
+	t.Helper()
+	var out []reply
+	readReplies(t, c, want, d, func(m *Incoming) bool {
+		p := gopacket.NewPacket(m.Buf[:m.N], layers.LayerTypeIPv4, gopacket.Default)
+		r := reply{at: m.Time, kernel: m.Kernel}
+		if l := p.Layer(layers.LayerTypeIPv4); l != nil {
+			r.src, _ = netip.AddrFromSlice(l.(*layers.IPv4).SrcIP.To4())
+		}
+		if l := p.Layer(layers.LayerTypeTCP); l != nil {
+			r.tcp = l.(*layers.TCP)
+		}
+		if l := p.Layer(layers.LayerTypeICMPv4); l != nil {
+			r.icmp = l.(*layers.ICMPv4)
+			r.inner = r.icmp.Payload
+		}
+		out = append(out, r)
+		return true
+	})
 	return out
 }
 
