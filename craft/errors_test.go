@@ -350,6 +350,27 @@ func TestBuildErrors(t *testing.T) {
 			_, err := EncodeICMPv6Error(make([]byte, 1<<16+8), client6, server6, 1, 4, 0, make([]byte, 1<<16))
 			return err
 		}, ErrTotalLength},
+		{"SYN template from IPv6 to IPv4", func() error { _, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server}); return err }, ErrAddress},
+		{"SYN template to an IPv4-mapped address", func() error {
+			_, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: netip.AddrFrom16(server.As16())})
+			return err
+		}, ErrAddress},
+		{"IPv6 SYN template writing IPv4", func() error {
+			tpl, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server6})
+			if err != nil {
+				return err
+			}
+			_, err = tpl.Write(make([]byte, 100), client, server, 1, 2, 3, 4)
+			return err
+		}, ErrAddress},
+		{"IPv6 SYN template into a short buffer", func() error {
+			tpl, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server6})
+			if err != nil {
+				return err
+			}
+			_, err = tpl.Write(make([]byte, tpl.Len()-1), client6, server6, 1, 2, 3, 4)
+			return err
+		}, ErrShortBuffer},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,7 +2,8 @@ package craft
 
 // Cross-checks of the IPv6 code against gopacket's layers package (tests
 // only), an independent decoder and encoder, in both directions: IPv6+TCP
-// packets and extension-header chains.
+// packets, extension-header chains, ICMPv6 errors and their quotes, and
+// SYNs written from an IPv6 template.
 
 import (
 	"bytes"
@@ -271,6 +272,178 @@ func TestIPv6ExtAgainstGopacket(t *testing.T) {
 		}
 		if !bytes.Equal(e.KindList(), gk) || !bytes.Equal(gk, kinds[:len(gk)]) || e.Len != off-IPv6HeaderLen {
 			t.Fatalf("chain: craft %v (%d bytes), gopacket %v (%d bytes), built %v\n%x", e.KindList(), e.Len, gk, off-IPv6HeaderLen, kinds, pkt)
+		}
+	}
+}
+
+// TestICMPv6AgainstGopacket: ICMPv6 errors quoting a SYN written from an
+// IPv6 template (the least quote, 48 bytes, or all of it) built by craft,
+// decoded by gopacket, which verifies the checksum over the pseudo-header
+// and decodes the quote; then gopacket builds errors around SYNs it
+// serialized, with extension headers in the quote now and then, and craft
+// decodes them.
+func TestICMPv6AgainstGopacket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	tpl, err := NewSYNTemplate(SYNConfig{Src: netip.IPv6Unspecified(), Dst: netip.IPv6Unspecified(), FlowLabel: 0x12345})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := make([]byte, tpl.Len())
+	buf := make([]byte, 256)
+	for range 3000 {
+		qsrc, qdst := randAddr6(rng), randAddr6(rng)
+		sport, dport, seq := uint16(rng.Uint32()), uint16(rng.Uint32()), rng.Uint32()
+		if _, err := tpl.Write(syn, qsrc, qdst, sport, dport, seq, 0); err != nil {
+			t.Fatal(err)
+		}
+		quote := syn
+		if rng.IntN(2) == 0 {
+			quote = syn[:IPv6HeaderLen+8]
+		}
+		typ := uint8(1 + rng.IntN(4))
+		code, param := uint8(rng.IntN(9)), uint32(0)
+		switch typ {
+		case ICMPv6PacketTooBig:
+			code, param = 0, 1280+uint32(rng.IntN(1<<17))
+		case ICMPv6TimeExceeded:
+			code = uint8(rng.IntN(2))
+		case ICMPv6ParamProblem:
+			param = uint32(rng.IntN(len(quote)))
+		}
+		ip := IPv6{HopLimit: uint8(rng.Uint32()), NextHeader: ProtocolICMPv6, Src: randAddr6(rng), Dst: qsrc}
+		if _, err := ip.Encode(buf, ICMPv6HeaderLen+len(quote)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := EncodeICMPv6Error(buf[IPv6HeaderLen:], ip.Src, ip.Dst, typ, code, param, quote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkt := buf[:IPv6HeaderLen+n]
+
+		gp := gopacket.NewPacket(pkt, layers.LayerTypeIPv6, gopacket.DecodeOptions{NoCopy: true})
+		g6, _ := gp.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		gi, _ := gp.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if g6 == nil || gi == nil {
+			t.Fatalf("gopacket found no ICMPv6 in %x", pkt)
+		}
+		if gi.TypeCode.Type() != typ || gi.TypeCode.Code() != code || !bytes.Equal(gi.Payload[:4], binary4(param)) || !bytes.Equal(gi.Payload[4:], quote) {
+			t.Fatalf("gopacket ICMPv6 %+v", gi)
+		}
+		if err := gi.SetNetworkLayerForChecksum(g6); err != nil {
+			t.Fatal(err)
+		}
+		if _, v := gi.VerifyChecksum(); !v.Valid {
+			t.Fatalf("gopacket says the ICMPv6 checksum is wrong: %+v", v)
+		}
+		qp := gopacket.NewPacket(gi.Payload[4:], layers.LayerTypeIPv6, gopacket.DecodeOptions{NoCopy: true})
+		gq, _ := qp.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if gq == nil {
+			t.Fatalf("gopacket quote: %v", qp.ErrorLayer())
+		}
+
+		var p Packet
+		if err := p.Decode(pkt); err != nil {
+			t.Fatal(err)
+		}
+		m := &p.ICMP
+		if p.IP.Protocol != ProtocolICMPv6 || !m.V6 || m.Type != typ || m.Code != code || m.Param != param || m.Checksum != gi.Checksum ||
+			m.QuoteLen != len(quote) || m.Name() != ICMPv6Name(typ, code) || !p.ICMPChecksumOK ||
+			(typ == ICMPv6PacketTooBig) != (m.MTU != 0) || typ == ICMPv6PacketTooBig && m.MTU != uint16(min(param, 0xffff)) {
+			t.Fatalf("craft ICMPv6 %+v vs gopacket %+v", *m, gi)
+		}
+		q := &m.Quote6
+		if q.TrafficClass != gq.TrafficClass || q.FlowLabel != gq.FlowLabel || q.FlowLabel != 0x12345 || q.PayloadLen != gq.Length ||
+			q.NextHeader != uint8(gq.NextHeader) || q.HopLimit != gq.HopLimit || q.Src != addrOf(t, gq.SrcIP) || q.Dst != addrOf(t, gq.DstIP) ||
+			m.Quote.Src != qsrc || m.Quote.Dst != qdst || m.Quote.Protocol != ProtocolTCP || m.Quote.TTL != 64 || m.Quote.Version != 6 {
+			t.Fatalf("craft quote %+v %+v\ngopacket %+v", *q, m.Quote, gq)
+		}
+		if m.QuotedSrcPort != sport || m.QuotedDstPort != dport || m.QuotedSeq != seq {
+			t.Fatalf("quoted TCP %d>%d seq %d, want %d>%d seq %d", m.QuotedSrcPort, m.QuotedDstPort, m.QuotedSeq, sport, dport, seq)
+		}
+	}
+
+	// gopacket builds the error around a SYN it serialized, craft parses.
+	for range 2000 {
+		g6 := &layers.IPv6{Version: 6, HopLimit: uint8(rng.Uint32()), FlowLabel: rng.Uint32() & 0xfffff, NextHeader: layers.IPProtocolTCP,
+			SrcIP: ip6Of(randAddr6(rng)), DstIP: ip6Of(randAddr6(rng))}
+		chain, kinds := randomChain6(rng)
+		if len(kinds) > 0 {
+			g6.NextHeader = layers.IPProtocol(kinds[0])
+		}
+		gt := &layers.TCP{SrcPort: layers.TCPPort(rng.Uint32()), DstPort: layers.TCPPort(rng.Uint32()), Seq: rng.Uint32(), SYN: true, Window: 64800}
+		gt.SetNetworkLayerForChecksum(g6)
+		opt := gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}
+		sb := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(sb, opt, append(append([]gopacket.SerializableLayer{g6}, chain...), gt)...); err != nil {
+			t.Fatal(err)
+		}
+		inner := append([]byte(nil), sb.Bytes()...)
+		least := len(inner) - TCPMinHeaderLen + 8 // the headers and 8 bytes of TCP
+		inner = inner[:least+rng.IntN(len(inner)-least+1)]
+		typ := uint8(1 + rng.IntN(4))
+		outer := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: ip6Of(randAddr6(rng)), DstIP: g6.SrcIP}
+		ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}
+		ic.SetNetworkLayerForChecksum(outer)
+		param := rng.Uint32()
+		sb = gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(sb, opt, outer, ic, gopacket.Payload(append(binary4(param), inner...))); err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		if err := p.Decode(sb.Bytes()); err != nil {
+			t.Fatalf("%v\n%x", err, sb.Bytes())
+		}
+		m, q := &p.ICMP, &p.ICMP.Quote6
+		if m.Type != typ || m.Code != 0 || m.Checksum != ic.Checksum || m.Param != param || m.QuoteLen != len(inner) || !p.ICMPChecksumOK {
+			t.Fatalf("craft ICMPv6 %+v vs gopacket %+v", *m, ic)
+		}
+		if q.HopLimit != g6.HopLimit || q.FlowLabel != g6.FlowLabel || q.PayloadLen != g6.Length || q.Src != addrOf(t, g6.SrcIP) ||
+			q.Dst != addrOf(t, g6.DstIP) || !bytes.Equal(m.QuoteExt.KindList(), kinds) || m.Quote.Protocol != ProtocolTCP ||
+			m.QuotedSrcPort != uint16(gt.SrcPort) || m.QuotedDstPort != uint16(gt.DstPort) || m.QuotedSeq != gt.Seq {
+			t.Fatalf("craft quote %+v %+v %d>%d %d\ngopacket %+v %+v", *q, m.QuoteExt, m.QuotedSrcPort, m.QuotedDstPort, m.QuotedSeq, g6, gt)
+		}
+	}
+}
+
+// TestSYNTemplate6AgainstGopacket: SYNs written from IPv6 templates with
+// incrementally updated checksums, decoded by gopacket, which verifies the
+// TCP checksum over the IPv6 pseudo-header with its own arithmetic; the
+// flow label, traffic class and hop limit stay the template's.
+func TestSYNTemplate6AgainstGopacket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(69, 70))
+	for _, layout := range []Layout{LayoutLinux, LayoutWindows, LayoutNone} {
+		cfg := SYNConfig{Layout: layout, TTL: uint8(1 + rng.IntN(255)), Window: uint16(rng.Uint32()), MSS: uint16(rng.Uint32()),
+			WScale: uint8(1 + rng.IntN(14)), TOS: uint8(rng.Uint32()), TSval: rng.Uint32(), FlowLabel: rng.Uint32() & 0xfffff,
+			Src: randAddr6(rng), Dst: randAddr6(rng), SrcPort: uint16(rng.Uint32()), Seq: rng.Uint32()}
+		tpl, err := NewSYNTemplate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, tpl.Len())
+		for range 2000 {
+			src, dst := randAddr6(rng), randAddr6(rng)
+			sport, dport, seq := uint16(rng.Uint32()), uint16(rng.Uint32()), rng.Uint32()
+			if _, err := tpl.Write(buf, src, dst, sport, dport, seq, uint16(rng.Uint32())); err != nil {
+				t.Fatal(err)
+			}
+			gp := gopacket.NewPacket(buf, layers.LayerTypeIPv6, gopacket.DecodeOptions{NoCopy: true})
+			g6, _ := gp.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+			gt, _ := gp.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if g6 == nil || gt == nil {
+				t.Fatalf("gopacket: %v\n%x", gp.ErrorLayer(), buf)
+			}
+			if err := gt.SetNetworkLayerForChecksum(g6); err != nil {
+				t.Fatal(err)
+			}
+			if _, v := gt.VerifyChecksum(); !v.Valid {
+				t.Fatalf("%v: gopacket says the TCP checksum is wrong: %+v\n%x", layout, v, buf)
+			}
+			if addrOf(t, g6.SrcIP) != src || addrOf(t, g6.DstIP) != dst || g6.FlowLabel != cfg.FlowLabel || g6.TrafficClass != cfg.TOS ||
+				g6.HopLimit != cfg.TTL || int(g6.Length)+IPv6HeaderLen != tpl.Len() || g6.NextHeader != layers.IPProtocolTCP ||
+				uint16(gt.SrcPort) != sport || uint16(gt.DstPort) != dport || gt.Seq != seq || gt.Ack != 0 ||
+				gopacketFlags(gt) != FlagSYN || gt.Window != cfg.Window {
+				t.Fatalf("%v: gopacket %+v %+v", layout, g6, gt)
+			}
 		}
 	}
 }
