@@ -76,3 +76,13 @@ func Update32(check uint16, old, new uint32) uint16 {
 		uint32(^uint16(old)) + uint32(uint16(new))
 	return ^Fold(s)
 }
+
+// pseudoHeaderSum6 is RFC 8200 section 8.1's pseudo-header over the
+// 16-byte forms of src and dst, whatever they are: the IPv6 paths use it
+// so that an IPv4-mapped address read off an IPv6 packet is summed as the
+// 16 bytes it was on the wire, not as IPv4 (PseudoHeaderSum unmaps). The
+// upper-layer length is 32 bits there; craft's never exceed 16.
+func pseudoHeaderSum6(src, dst netip.Addr, proto uint8, length uint32) uint32 {
+	s, d := src.As16(), dst.As16()
+	return Sum(d[:], Sum(s[:], uint32(proto)+length>>16+length&0xffff))
+}

@@ -16,6 +16,9 @@ func mutate(b []byte, f func([]byte) []byte) []byte {
 func TestBadInput(t *testing.T) {
 	syn := loadHex(t, "syn.hex") // 20-byte IP header, 40-byte TCP header with options
 	icmp := loadHex(t, "icmp_port_unreachable.hex")
+	syn6 := loadHex(t, "syn6.hex") // 40-byte IPv6 header, 40-byte TCP header with options
+	dst6 := loadHex(t, "syn_dstopts6.hex")
+	icmp6 := loadHex(t, "icmp_port_unreachable6.hex")
 	cases := []struct {
 		name string
 		pkt  []byte
@@ -23,7 +26,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrTruncated},
 		{"19 bytes", syn[:19], ErrTruncated},
-		{"version 6", mutate(syn, func(b []byte) []byte { b[0] = 0x65; return b }), ErrVersion},
+		// Version 6 is IPv6's (see the IPv6 rows): 5 is neither.
+		{"version 5", mutate(syn, func(b []byte) []byte { b[0] = 0x55; return b }), ErrVersion},
 		{"IHL 4", mutate(syn, func(b []byte) []byte { b[0] = 0x44; return b }), ErrHeaderLength},
 		{"IHL 0", mutate(syn, func(b []byte) []byte { b[0] = 0x40; return b }), ErrHeaderLength},
 		{"IHL past buffer", mutate(syn[:22], func(b []byte) []byte { b[0] = 0x46; return b }), ErrTruncated},
@@ -50,6 +54,41 @@ func TestBadInput(t *testing.T) {
 		{"ICMP quote IHL 4", mutate(icmp, func(b []byte) []byte { b[28] = 0x44; return b }), ErrQuoteHeader},
 		{"ICMP quote version 6", mutate(icmp, func(b []byte) []byte { b[28] = 0x65; return b }), ErrQuoteHeader},
 		{"ICMP quote IHL 15 past quote", mutate(icmp, func(b []byte) []byte { b[28] = 0x4f; return b }), ErrShortQuote},
+
+		// IPv6. In syn_dstopts6.hex the fixed header is bytes 0-39 (next
+		// header at 6), the destination options header 40-47 (its next
+		// header at 40, its length at 41: 06 00 01 04 00 00 00 00), TCP
+		// 48-87. In icmp_port_unreachable6.hex the ICMPv6 header is 40-47,
+		// the quoted IPv6 header 48-87 (next header at 54), the quoted TCP
+		// header from 88 (ports ce0a 0009, then the sequence number).
+		{"IPv6 39 bytes", syn6[:39], ErrTruncated},
+		{"IPv6 version 6 with IPv4's lengths", mutate(syn, func(b []byte) []byte { b[0] = 0x65; return b }), ErrTotalLength},
+		{"IPv6 payload length past buffer", mutate(syn6, func(b []byte) []byte { b[5] = 41; return b }), ErrTotalLength},
+		{"IPv6 payload length 0", mutate(syn6, func(b []byte) []byte { b[4], b[5] = 0, 0; return b }), ErrTruncated},
+		{"IPv6 UDP", mutate(syn6, func(b []byte) []byte { b[6] = 17; return b }), ErrProtocol},
+		{"IPv6 no next header", mutate(syn6, func(b []byte) []byte { b[6] = IPv6NoNextHeader; return b }), ErrProtocol},
+		{"IPv6 ESP", mutate(syn6, func(b []byte) []byte { b[6] = 50; return b }), ErrExtensionHeader},
+		{"IPv6 AH", mutate(dst6, func(b []byte) []byte { b[40] = 51; return b }), ErrExtensionHeader},
+		{"IPv6 TCP data offset past segment", mutate(syn6, func(b []byte) []byte { b[52] = 0xb0; return b }), ErrDataOffset},
+		{"IPv6 TCP option length 0", mutate(syn6, func(b []byte) []byte { b[61] = 0; return b }), ErrOptionLength},
+		{"destination options past payload", mutate(dst6, func(b []byte) []byte { b[41] = 5; return b }), ErrTruncated},
+		{"destination options past buffer", mutate(dst6, func(b []byte) []byte { b[41] = 6; return b }), ErrTruncated},
+		{"hop-by-hop after destination options", mutate(dst6, func(b []byte) []byte { b[40] = IPv6HopByHop; return b }), ErrExtensionHeader},
+		{"routing header with 4 segments left", mutate(dst6, func(b []byte) []byte { b[6] = IPv6Routing; return b }), ErrExtensionHeader},
+		{"fragment header, offset 32", mutate(dst6, func(b []byte) []byte { b[6] = IPv6Fragment; return b }), ErrFragment},
+		{"fragment header, first of several", mutate(dst6, func(b []byte) []byte { b[6], b[42], b[43] = IPv6Fragment, 0, 1; return b }), ErrFragment},
+		{"two fragment headers", mutate(dst6, func(b []byte) []byte { b[6], b[40], b[42], b[43] = IPv6Fragment, IPv6Fragment, 0, 0; return b }), ErrExtensionHeader},
+		{"9 extension headers", extChain6(t, 9), ErrExtensionHeader},
+		{"two routing headers, no segments left", mutate(extChain6(t, 2), func(b []byte) []byte { b[6], b[40], b[43], b[51] = IPv6Routing, IPv6Routing, 0, 0; return b }), ErrExtensionHeader},
+		{"ICMPv6 7 bytes", mutate(icmp6[:47], func(b []byte) []byte { b[5] = 7; return b }), ErrTruncated},
+		{"ICMPv6 echo request", mutate(icmp6, func(b []byte) []byte { b[40] = 128; return b }), ErrICMPType},
+		{"ICMPv6 type 0", mutate(icmp6, func(b []byte) []byte { b[40] = 0; return b }), ErrICMPType},
+		{"ICMPv6 quote 47 bytes", mutate(icmp6[:95], func(b []byte) []byte { b[5] = 55; return b }), ErrShortQuote},
+		{"ICMPv6 quote version 4", mutate(icmp6, func(b []byte) []byte { b[48] = 0x45; return b }), ErrQuoteHeader},
+		{"ICMPv6 quote ends in its extension headers", mutate(icmp6, func(b []byte) []byte { b[54] = IPv6DestOpts; return b }), ErrShortQuote},
+		{"ICMPv6 quote with nothing after its chain", mutate(icmp6, func(b []byte) []byte { b[54], b[89] = IPv6DestOpts, 4; return b }), ErrShortQuote},
+		{"ICMPv6 quote of a non-first fragment", mutate(icmp6, func(b []byte) []byte { b[54] = IPv6Fragment; return b }), ErrFragment},
+		{"ICMPv6 quote through ESP", mutate(icmp6, func(b []byte) []byte { b[54] = 50; return b }), ErrExtensionHeader},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -259,6 +298,77 @@ func TestBuildErrors(t *testing.T) {
 		}, ErrOptionBadLength},
 		{"ICMP error into a short buffer", func() error {
 			_, err := EncodeICMPError(make([]byte, 30), 3, 3, 0, make([]byte, 28))
+			return err
+		}, ErrShortBuffer},
+		{"IPv6 into 39 bytes", func() error {
+			h := IPv6{Src: client6, Dst: server6}
+			_, err := h.Encode(make([]byte, 39), 0)
+			return err
+		}, ErrShortBuffer},
+		{"IPv6 from an IPv4 address", func() error {
+			h := IPv6{Src: client, Dst: server6}
+			_, err := h.Encode(make([]byte, 40), 0)
+			return err
+		}, ErrAddress},
+		{"IPv6 to an IPv4-mapped address", func() error {
+			h := IPv6{Src: client6, Dst: netip.AddrFrom16(server.As16())}
+			_, err := h.Encode(make([]byte, 40), 0)
+			return err
+		}, ErrAddress},
+		{"IPv6 from no address", func() error {
+			h := IPv6{Dst: server6}
+			_, err := h.Encode(make([]byte, 40), 0)
+			return err
+		}, ErrAddress},
+		{"IPv6 payload over 65535", func() error {
+			h := IPv6{Src: client6, Dst: server6}
+			_, err := h.Encode(make([]byte, 40), 65536)
+			return err
+		}, ErrTotalLength},
+		{"IPv6 negative payload", func() error {
+			h := IPv6{Src: client6, Dst: server6}
+			_, err := h.Encode(make([]byte, 40), -1)
+			return err
+		}, ErrTotalLength},
+		{"BuildTCP6 into 59 bytes", func() error {
+			_, err := BuildTCP6(make([]byte, 59), &IPv6{Src: client6, Dst: server6}, &TCP{})
+			return err
+		}, ErrShortBuffer},
+		{"BuildTCP6 from IPv4 addresses", func() error {
+			_, err := BuildTCP6(make([]byte, 60), &IPv6{Src: client, Dst: server}, &TCP{})
+			return err
+		}, ErrAddress},
+		{"ICMPv6 error into a short buffer", func() error {
+			_, err := EncodeICMPv6Error(make([]byte, 50), client6, server6, 1, 4, 0, make([]byte, 48))
+			return err
+		}, ErrShortBuffer},
+		{"ICMPv6 error from an IPv4 address", func() error {
+			_, err := EncodeICMPv6Error(make([]byte, 56), client, server6, 1, 4, 0, make([]byte, 48))
+			return err
+		}, ErrAddress},
+		{"ICMPv6 error over 65535 bytes", func() error {
+			_, err := EncodeICMPv6Error(make([]byte, 1<<16+8), client6, server6, 1, 4, 0, make([]byte, 1<<16))
+			return err
+		}, ErrTotalLength},
+		{"SYN template from IPv6 to IPv4", func() error { _, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server}); return err }, ErrAddress},
+		{"SYN template to an IPv4-mapped address", func() error {
+			_, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: netip.AddrFrom16(server.As16())})
+			return err
+		}, ErrAddress},
+		{"IPv6 SYN template writing IPv4", func() error {
+			tpl, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server6})
+			if err != nil {
+				return err
+			}
+			_, err = tpl.Write(make([]byte, 100), client, server, 1, 2, 3, 4)
+			return err
+		}, ErrAddress},
+		{"IPv6 SYN template into a short buffer", func() error {
+			tpl, err := NewSYNTemplate(SYNConfig{Src: client6, Dst: server6})
+			if err != nil {
+				return err
+			}
+			_, err = tpl.Write(make([]byte, tpl.Len()-1), client6, server6, 1, 2, 3, 4)
 			return err
 		}, ErrShortBuffer},
 	}

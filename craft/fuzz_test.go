@@ -78,6 +78,10 @@ func FuzzPacketDecode(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrWScaleClamped) {
 			return
 		}
+		if p.IP.Version == 6 { // what the fuzzer makes of the version nibble
+			checkDecoded6(t, b, &p)
+			return
+		}
 		// A packet that parsed rebuilds to bytes that parse to the same
 		// fields (checksums recomputed; payload not kept by craft).
 		out := make([]byte, 1<<16+64)
@@ -268,9 +272,11 @@ func FuzzICMP(f *testing.F) {
 
 // FuzzSegmentStart: any input parses or fails without a panic, and a TCP
 // packet that Packet.Decode takes (not a fragment) has the same start,
-// whole and cut to its IPv4 header and 14 bytes of TCP.
+// whole and cut to its IP header (IPv6: and extension headers) and 14
+// bytes of TCP.
 func FuzzSegmentStart(f *testing.F) {
 	addSeeds(f)
+	addSeeds6(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s SegmentStart
 		serr := s.Decode(b)
@@ -282,6 +288,9 @@ func FuzzSegmentStart(f *testing.F) {
 			t.Fatalf("Packet.Decode takes %x, SegmentStart.Decode: %v", b, serr)
 		}
 		hl := int(p.IP.IHL) * 4
+		if p.IP.Version == 6 {
+			hl = IPv6HeaderLen + p.Ext.Len
+		}
 		var c SegmentStart
 		if err := c.Decode(b[:hl+SegmentStartLen]); err != nil || c != s {
 			t.Fatalf("cut: %+v (%v), whole: %+v", c, err, s)

@@ -55,36 +55,69 @@ func ICMPName(typ, code uint8) string {
 	return fmt.Sprintf("icmp-type-%d-code-%d", typ, code)
 }
 
-// ICMPv4 is a destination-unreachable or time-exceeded message with what it
-// quotes of the packet that caused it: the IPv4 header and the first eight
-// bytes of its payload, which for TCP are the ports and sequence number.
-type ICMPv4 struct {
+// ICMP is an ICMP error with what it quotes of the packet that caused it:
+// the IP header and the first eight bytes of its payload (for IPv6, after
+// its extension headers), which for TCP are the ports and sequence number.
+// One type serves both families, so that the engine matches an ICMPv4 and
+// an ICMPv6 error to its probe the same way: V6 tells them apart, Type and
+// Code are the family's own numbers, and Name gives the family's names.
+type ICMP struct {
 	Type, Code uint8
 	Checksum   uint16
-	// MTU is the next-hop MTU of a fragmentation-needed message (RFC 1191).
+	// MTU is the next-hop MTU of an ICMPv4 fragmentation-needed message
+	// (RFC 1191), or the MTU of an ICMPv6 packet-too-big (RFC 8201),
+	// capped at 65535: its field is 32 bits (Param), for jumbograms.
 	MTU uint16
 
-	Quote         IPv4 // the quoted header; its total length may exceed the quote
+	// V6 reports an ICMPv6 message (RFC 4443).
+	V6 bool
+	// Param is, for ICMPv6, the 32-bit field after the checksum: packet
+	// too big's MTU, parameter problem's pointer (the offset in the quote
+	// of the field at fault); 0 for ICMPv4.
+	Param uint32
+
+	// Quote is the quoted IPv4 header; its total length may exceed the
+	// quote. For ICMPv6 it holds what the quoted IPv6 header shares with
+	// IPv4, as Packet.IP does for an IPv6 packet (Version 6, TOS the
+	// traffic class, TTL the hop limit, Protocol the upper-layer protocol,
+	// Src, Dst; no ID, no flags), so one comparison matches either family.
+	Quote IPv4
+	// Quote6 is the quoted IPv6 header (ICMPv6 only); its payload length
+	// describes the original packet, which the quote may truncate.
+	Quote6 IPv6
+	// QuoteExt is the quoted packet's extension-header chain (ICMPv6 only).
+	QuoteExt IPv6Ext
+
 	QuotedSrcPort uint16
 	QuotedDstPort uint16
 	QuotedSeq     uint32
 	QuoteLen      int // bytes quoted after the ICMP header
 }
 
-// Name is ICMPName(m.Type, m.Code).
-func (m *ICMPv4) Name() string { return ICMPName(m.Type, m.Code) }
+// ICMPv4 is ICMP's name from before ICMPv6 shared the type.
+type ICMPv4 = ICMP
+
+// Name is ICMPName(m.Type, m.Code), or ICMPv6Name for an ICMPv6 message.
+func (m *ICMP) Name() string {
+	if m.V6 {
+		return ICMPv6Name(m.Type, m.Code)
+	}
+	return ICMPName(m.Type, m.Code)
+}
 
 // Decode parses an ICMPv4 message (the IPv4 payload) into m. Messages other
 // than destination unreachable and time exceeded report their type and code
 // with ErrICMPType. It accepts the RFC 792 minimum quote: the IPv4 header
 // plus 8 bytes.
-func (m *ICMPv4) Decode(b []byte) error {
+func (m *ICMP) Decode(b []byte) error {
 	if len(b) < ICMPv4HeaderLen {
 		return fmt.Errorf("ICMP: %d bytes: %w", len(b), ErrTruncated)
 	}
 	m.Type, m.Code = b[0], b[1]
 	m.Checksum = binary.BigEndian.Uint16(b[2:])
 	m.MTU = binary.BigEndian.Uint16(b[6:])
+	m.V6, m.Param = false, 0
+	m.Quote6, m.QuoteExt = IPv6{}, IPv6Ext{}
 	m.QuotedSrcPort, m.QuotedDstPort, m.QuotedSeq = 0, 0, 0
 	if m.Type != ICMPDestUnreachable && m.Type != ICMPTimeExceeded {
 		return ErrICMPType // bare, so that echo replies cost no allocation

@@ -36,7 +36,7 @@ func TestSegmentStart(t *testing.T) {
 		{"cut before the flags", syn[:33], ErrTruncated},
 		{"header only", syn[:20], ErrTruncated},
 		{"nothing", nil, ErrTruncated},
-		{"version 6", set(syn, 0, 0x65), ErrVersion},
+		{"version 5", set(syn, 0, 0x55), ErrVersion}, // 6 is IPv6's: TestSegmentStart6
 		{"IHL 4", set(syn, 0, 0x44), ErrHeaderLength},
 		{"IHL 15 past the cut", set(syn[:60], 0, 0x4f), ErrTruncated},
 		{"total length below the start", set(syn, 2, 0, 3, 33), ErrTotalLength},

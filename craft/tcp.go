@@ -139,9 +139,10 @@ func (t *TCP) Decode(seg []byte) (payload []byte, err error) {
 	return seg[hl:], err
 }
 
-// TCPChecksum computes the checksum of an IPv4 TCP segment (header with a
-// zero checksum field, or with the field included to verify: a correct
-// segment then yields 0).
+// TCPChecksum computes the checksum of a TCP segment (header with a zero
+// checksum field, or with the field included to verify: a correct segment
+// then yields 0) over PseudoHeaderSum's pseudo-header: IPv4's for IPv4
+// addresses, IPv6's (RFC 8200 8.1) for IPv6 ones.
 func TCPChecksum(src, dst netip.Addr, seg []byte) uint16 {
 	return Checksum(seg, PseudoHeaderSum(src, dst, ProtocolTCP, uint16(len(seg))))
 }
@@ -175,4 +176,25 @@ func BuildTCP(dst []byte, ip *IPv4, tcp *TCP) (int, error) {
 	}
 	tcp.Checksum = SetTCPChecksum(ip.Src, ip.Dst, dst[ihl:ihl+thl])
 	return ihl + thl, nil
+}
+
+// BuildTCP6 is BuildTCP for IPv6: it writes a whole IPv6+TCP packet with no
+// extension headers and no payload into dst, filling the payload length and
+// the TCP checksum over the IPv6 pseudo-header (and setting ip.NextHeader
+// to TCP), and returns the packet's length.
+func BuildTCP6(dst []byte, ip *IPv6, tcp *TCP) (int, error) {
+	ip.NextHeader = ProtocolTCP
+	thl := tcp.HeaderLen()
+	if _, err := ip.Encode(dst, thl); err != nil {
+		return 0, err
+	}
+	seg := dst[IPv6HeaderLen:]
+	if _, err := tcp.Encode(seg); err != nil {
+		return 0, err
+	}
+	seg = seg[:thl]
+	seg[16], seg[17] = 0, 0
+	tcp.Checksum = Checksum(seg, pseudoHeaderSum6(ip.Src, ip.Dst, ProtocolTCP, uint32(thl)))
+	binary.BigEndian.PutUint16(seg[16:], tcp.Checksum)
+	return IPv6HeaderLen + thl, nil
 }
