@@ -51,6 +51,9 @@ or any of these with :PORT to probe that port only.`,
 			if err != nil {
 				return err
 			}
+			if err := checkScan(&f, p, cfg, groups); err != nil {
+				return err
+			}
 			rw, err := results.New(sf.output, cmd.OutOrStdout(), false)
 			if err != nil {
 				return usageErrorf("-o: %v", err)
@@ -117,6 +120,22 @@ func (sf *scanFlags) config(f *probeFlags, p engineParams) (probe.ScanConfig, er
 	}
 	return probe.ScanConfig{Rate: sf.rate, Retries: sf.retries, Timeout: f.timeout, Cooldown: sf.cooldown, Shard: k, Shards: n,
 		Seed: sf.seed, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout, NoReset: f.noReset, Senders: sf.senders}, nil
+}
+
+// checkScan asks the engine what it would refuse in this scan, before
+// anything is opened (probe.CheckScan): bad usage, exit 2, in the flags'
+// words where the engine's are not the user's.
+func checkScan(f *probeFlags, p engineParams, cfg probe.ScanConfig, groups []probe.Group) error {
+	err := probe.CheckScan(p.open, cfg, groups)
+	var spe *probe.SourcePortsError
+	if errors.As(err, &spe) {
+		ports := "1 port"
+		if n := spe.Ports(); n != 1 {
+			ports = strconv.Itoa(n) + " ports"
+		}
+		return usageErrorf("--source-port %s gives %s for %d tries: widen it or use --retries %d", f.sourcePort, ports, spe.Tries, spe.Ports()-1)
+	}
+	return err
 }
 
 // plan reads the targets, ports and exclusions into the engine's groups
