@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -343,14 +344,15 @@ func TestExitPrecedence(t *testing.T) {
 	}
 }
 
-// TestSignalsEndARun: SIGTERM ends a run as SIGINT does: a table scan
-// prints its table and its summary line, a ping its statistics, with
-// exit code 128 + the signal's number. Each signal is sent once the run
-// is under way: the scan's -v log says it started, the ping printed its
-// first probe. Before, SIGTERM exited 130. A signal outranks an output
-// that failed with it.
+// TestSignalsEndARun: SIGHUP (a closed terminal or ssh session) and
+// SIGTERM end a run as SIGINT does: a table scan prints its table and
+// its summary line, a ping its statistics, with exit code 128 + the
+// signal's number. Each signal is sent once the run is under way: the
+// scan's -v log says it started, the ping printed its first probe.
+// Before, SIGHUP killed the process with nothing printed, and SIGTERM
+// exited 130. A signal outranks an output that failed with it.
 func TestSignalsEndARun(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
 		want := 128 + int(sig)
 		// A /16 at 2,000 probes a second: half a minute, unless stopped.
 		scan := []string{"scan", "198.19.0.0/16", "-p", "80", "--rate", "2000", "--mode", "raw", "--timeout", "50ms", "-v"}
@@ -380,6 +382,31 @@ func TestSignalsEndARun(t *testing.T) {
 
 // tail is the end of s, enough to see a summary.
 func tail(s string) string { return s[max(0, len(s)-400):] }
+
+// TestIgnoredSignalStaysIgnored: a signal ignored when synprobe starts
+// (SIGHUP under nohup) stays ignored: the run goes on, and the next
+// signal that is not ignored is the one that ends it. signal.Notify alone
+// would have undone the ignoring.
+func TestIgnoredSignalStaysIgnored(t *testing.T) {
+	real := exitProcess
+	exitProcess = func(code int) { t.Errorf("exit %d: SIGHUP and SIGINT made two signals", code) }
+	defer func() { exitProcess = real }()
+	signal.Ignore(syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
+	ctx, stop := interruptContext(context.Background())
+	defer stop()
+	// An ignored signal is discarded when sent: by the time Kill returns.
+	syscall.Kill(syscall.Getpid(), syscall.SIGHUP)
+	syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGINT did not end the run")
+	}
+	if code := exitCodeOf(interrupted(ctx)); code != exitInterrupt {
+		t.Fatalf("exit %d, want 130: the ignored SIGHUP ended the run", code)
+	}
+}
 
 // TestGuardedWriterSaysAnErrorOnce: after a failed write, Close returns
 // that error alone, not joined with the same error from the writer's
@@ -433,7 +460,7 @@ func TestREADMEExitCodes(t *testing.T) {
 	}
 	var want []string
 	for _, c := range []int{exitOK, exitCheckFail, exitUsage, exitNoProbe, exitOutput, 127,
-		exitInterrupt, exitSignal + int(syscall.SIGTERM)} {
+		exitSignal + int(syscall.SIGHUP), exitInterrupt, exitSignal + int(syscall.SIGTERM)} {
 		want = append(want, fmt.Sprint(c))
 	}
 	for _, c := range want {

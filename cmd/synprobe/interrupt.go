@@ -12,11 +12,13 @@ import (
 )
 
 // A signal to stop (SIGINT: Ctrl-C; SIGTERM: kill, systemd, a CI job's
-// timeout) stops sending, waits out the cooldown for late replies and
-// writes every result, as a run that ended; the exit code is 128 + the
-// signal's number (130, 143). A second one means now: the command writes
-// what it already has, still as valid output, and exits without waiting,
-// with the first's code.
+// timeout; SIGHUP: a closed terminal or ssh session) stops sending, waits
+// out the cooldown for late replies and writes every result, as a run
+// that ended; the exit code is 128 + the signal's number (130, 143,
+// 129). A second one means now: the command writes what it already has,
+// still as valid output, and exits without waiting, with the first's
+// code. A signal ignored when synprobe started (SIGHUP under nohup,
+// SIGINT for a job a script put in the background) stays ignored.
 
 type hurryKey struct{}
 
@@ -25,7 +27,7 @@ type hurryKey struct{}
 var hurryHandled atomic.Bool
 
 // stopSignals are the signals that end a run, as SIGINT does.
-var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
 
 // interruptContext returns a context cancelled by the first of
 // stopSignals (its cause a *signalError naming it), carrying a channel
@@ -34,7 +36,12 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	hurry := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, stopSignals...)
+	for _, s := range stopSignals {
+		// Notify would undo the ignoring.
+		if !signal.Ignored(s) {
+			signal.Notify(sigs, s)
+		}
+	}
 	quit := make(chan struct{})
 	go func() {
 		select {

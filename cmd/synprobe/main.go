@@ -28,7 +28,7 @@ const (
 	exitNoProbe   = 3 // could not probe, or not fully
 	exitOutput    = 4 // an output could not be written (results.ErrWrite)
 	// exitSignal plus the signal's number is the exit code of a run a
-	// signal ended, as a shell has it: SIGINT 130, SIGTERM 143.
+	// signal ended, as a shell has it: SIGHUP 129, SIGINT 130, SIGTERM 143.
 	exitSignal    = 128
 	exitInterrupt = exitSignal + int(syscall.SIGINT)
 )
@@ -42,7 +42,7 @@ func exitStatusHelp(ok, verdict string) string {
 		s, order = s+", 1 "+verdict, "a signal, 2, 3, 1, 4"
 	}
 	s += ", 2 for bad usage or input (nothing sent), 3 when it could not probe, or not fully, " +
-		"4 when an output could not be written, 130, 143 when SIGINT, SIGTERM ended it " +
+		"4 when an output could not be written, 129, 130, 143 when SIGHUP, SIGINT, SIGTERM ended it " +
 		"(128 + the signal's number). When two apply, the first of these wins: " + order + "."
 	return wrap(s, 78)
 }
@@ -98,8 +98,8 @@ func couldNotProbe(err error) error {
 // 1. The output says which; there is nothing more to print.
 var errCheckFailed error = &exitError{code: exitCheckFail}
 
-// signalError is a run a signal ended (the first of SIGINT and SIGTERM;
-// interrupt.go): exit 128 + the signal's number. The command has
+// signalError is a run a signal ended (the first of SIGINT, SIGTERM and
+// SIGHUP; interrupt.go): exit 128 + the signal's number. The command has
 // written what it knew; there is nothing more to print.
 type signalError struct{ sig syscall.Signal }
 

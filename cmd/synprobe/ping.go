@@ -21,7 +21,7 @@ func newPingCmd(g *globals) *cobra.Command {
 		Short: "Measure handshake latency to one HOST:PORT, like ping",
 		Long: `Send a fresh SYN to HOST:PORT every INTERVAL (each from a new source port, so
 the target never sees a retransmission), print one line per probe as it
-settles, and a summary at the end (also on Ctrl-C and SIGTERM). A
+settles, and a summary at the end (also on Ctrl-C, SIGTERM and SIGHUP). A
 probe is answered when the target replied, with a SYN-ACK (open) or a RST
 (closed); an ICMP error is an error, not an answer, and the latency figures
 are over answered probes. With -q, only the first line and the summary.
