@@ -67,13 +67,13 @@ func ConnectScan(ctx context.Context, cfg ConnectConfig, emit func(Result), prog
 		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Rate <= 0 {
-		return errors.New("rate must be positive")
+		return configErrorf("rate must be positive")
 	}
 	if cfg.Shards == 0 {
 		cfg.Shard, cfg.Shards = 1, 1
 	}
 	if cfg.Targets == nil || len(cfg.Ports) == 0 {
-		return errors.New("no targets or no ports")
+		return configErrorf("no targets or no ports")
 	}
 	if prog == nil {
 		prog = &Progress{}

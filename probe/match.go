@@ -2,7 +2,6 @@ package probe
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/synprobe/synprobe/craft"
@@ -28,20 +27,17 @@ type matcher struct {
 // newMatcher matches replies to the probes src sends to targets x ports,
 // tries times each, from source ports lo..hi.
 func newMatcher(src netip.Addr, targets *TargetSet, ports []uint16, lo, hi uint16, tries int) (*matcher, error) {
-	if hi < lo {
-		return nil, fmt.Errorf("source port range %d-%d is inverted", lo, hi)
+	if err := checkSourcePorts(lo, hi, tries); err != nil {
+		return nil, err
 	}
 	m := &matcher{src: src, targets: targets, ports: ports, portIndex: make([]int32, 65536),
 		portLo: uint32(lo), portRange: uint32(hi) - uint32(lo) + 1, tries: tries}
-	if uint32(tries) > m.portRange {
-		return nil, fmt.Errorf("%d tries need as many source ports; the range has %d", tries, m.portRange)
-	}
 	for i := range m.portIndex {
 		m.portIndex[i] = -1
 	}
 	for i, p := range ports {
 		if m.portIndex[p] >= 0 {
-			return nil, fmt.Errorf("port %d listed twice", p)
+			return nil, configErrorf("port %d listed twice", p)
 		}
 		m.portIndex[p] = int32(i)
 	}

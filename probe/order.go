@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"fmt"
 	"math/big"
 	"math/bits"
 )
@@ -22,13 +21,13 @@ type order struct {
 // newOrder builds the order of n items for seed, shard k of s (0 <= k < s).
 func newOrder(n, seed uint64, k, s int) (*order, error) {
 	if s < 1 || k < 0 || k >= s {
-		return nil, fmt.Errorf("shard %d/%d: want 1 <= K <= N", k+1, s)
+		return nil, configErrorf("shard %d/%d: want 1 <= K <= N", k+1, s)
 	}
 	if n == 0 {
 		return &order{}, nil
 	}
 	if n > 1<<48 {
-		return nil, fmt.Errorf("%d probes: at most 2^48", n)
+		return nil, configErrorf("%d probes: at most 2^48", n)
 	}
 	p := nextPrime(n + 1)
 	g := generator(p, seed)

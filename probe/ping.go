@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"time"
 
@@ -44,10 +43,11 @@ type PingConfig struct {
 	Capture CaptureFunc
 }
 
-// withDefaults fills the zero values and rejects a config that cannot run.
+// withDefaults fills the zero values and rejects, with an ErrConfig, a
+// config that cannot run.
 func (cfg PingConfig) withDefaults() (PingConfig, error) {
 	if cfg.Count <= 0 {
-		return cfg, errors.New("count must be positive")
+		return cfg, configErrorf("count must be positive")
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultPingInterval

@@ -78,8 +78,13 @@ func cmpPortLists(a, b []uint16) int {
 
 // ScanGroups scans each group in turn with cfg (its Targets and Ports
 // replaced by the group's), each with its own Progress (progs[i]; nil
-// for none), and stops at the first error or once ctx is cancelled.
+// for none), and stops at the first error or once ctx is cancelled. A
+// configuration that cannot run one of the groups (CheckScan) is an
+// error before the first is scanned, not after.
 func (p *Prober) ScanGroups(ctx context.Context, cfg ScanConfig, groups []Group, emit func(Result), progs []*Progress) error {
+	if err := CheckScan(p.cfg, cfg, groups); err != nil {
+		return err
+	}
 	for i, g := range groups {
 		if ctx.Err() != nil {
 			return nil

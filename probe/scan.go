@@ -171,17 +171,20 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 	return s, nil
 }
 
-// withDefaults fills the zero values and rejects a config that cannot run.
+// withDefaults fills the zero values and rejects, with an ErrConfig, a
+// config that cannot run.
 func (cfg ScanConfig) withDefaults() (ScanConfig, error) {
 	switch {
 	case cfg.Targets == nil || cfg.Targets.Len() == 0:
-		return cfg, errors.New("no targets")
+		return cfg, configErrorf("no targets")
 	case len(cfg.Ports) == 0:
-		return cfg, errors.New("no ports")
+		return cfg, configErrorf("no ports")
 	case cfg.Rate <= 0:
-		return cfg, errors.New("rate must be positive")
+		return cfg, configErrorf("rate must be positive")
 	case cfg.Retries < 0:
-		return cfg, errors.New("retries must not be negative")
+		return cfg, configErrorf("retries must not be negative")
+	case cfg.Shards < 0 || (cfg.Shards > 0 && (cfg.Shard < 1 || cfg.Shard > cfg.Shards)):
+		return cfg, configErrorf("shard %d/%d: want 1 <= K <= N", cfg.Shard, cfg.Shards)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -193,6 +196,9 @@ func (cfg ScanConfig) withDefaults() (ScanConfig, error) {
 		cfg.Shards, cfg.Shard = 1, 1
 	}
 	cfg.SourcePortLo, cfg.SourcePortHi = portRange(cfg.SourcePortLo, cfg.SourcePortHi)
+	if err := checkSourcePorts(cfg.SourcePortLo, cfg.SourcePortHi, cfg.Retries+1); err != nil {
+		return cfg, err
+	}
 	synDefaults(&cfg.TTL, &cfg.MSS, &cfg.Window)
 	cfg.Senders = min(max(cfg.Senders, 1), maxSenders)
 	return cfg, nil

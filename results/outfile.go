@@ -36,8 +36,9 @@ import (
 // that is what writing to a FIFO is for.
 //
 // Every error is an *fs.PathError naming the path as given to
-// CreateOutput, never the temporary file. Output is safe for concurrent
-// use.
+// CreateOutput, never the temporary file; every error after CreateOutput
+// (a write, sync, close or rename that failed) is an ErrWrite too. Output
+// is safe for concurrent use.
 type Output struct {
 	path string // as given
 
@@ -105,11 +106,11 @@ func (o *Output) Write(p []byte) (int, error) {
 		return 0, o.err
 	}
 	if o.done {
-		return 0, o.pathErr("write", os.ErrClosed)
+		return 0, writeError(o.path, os.ErrClosed)
 	}
 	n, err := o.f.Write(p)
 	if err != nil {
-		o.err = o.pathErr("write", err)
+		o.err = writeError(o.path, err)
 	}
 	return n, o.err
 }
@@ -137,21 +138,21 @@ func (o *Output) commit() error {
 	if o.regular {
 		if err := o.f.Sync(); err != nil {
 			o.abort()
-			return o.pathErr("write", err)
+			return writeError(o.path, err)
 		}
 	}
 	if err := o.f.Close(); err != nil {
 		if o.tmp != "" {
 			os.Remove(o.tmp)
 		}
-		return o.pathErr("write", err)
+		return writeError(o.path, err)
 	}
 	if o.tmp == "" {
 		return nil
 	}
 	if err := os.Rename(o.tmp, o.dst); err != nil {
 		os.Remove(o.tmp)
-		return o.pathErr("write", err)
+		return writeError(o.path, err)
 	}
 	// The rename is in the directory: sync it too, where that works.
 	if d, err := os.Open(filepath.Dir(o.dst)); err == nil {
@@ -201,10 +202,33 @@ func (o *Output) WriteAndCommit(write func(io.Writer) error) error {
 		if werr != nil {
 			return werr
 		}
-		return o.pathErr("write", err)
+		return writeError(o.path, err)
 	}
 	return o.Commit()
 }
+
+// ErrWrite is in every error of an output that was opened but could not
+// be written (a write, sync, close or rename that failed): errors.Is(err,
+// ErrWrite) tells a failed output from one that could not be opened, and
+// from every other failure.
+var ErrWrite = errors.New("output not written")
+
+// writeError is err of writing the output named name (a path as given,
+// or "stdout"): an *fs.PathError naming it, which is an ErrWrite.
+func writeError(name string, err error) error {
+	if errors.Is(err, ErrWrite) {
+		return err
+	}
+	return &fs.PathError{Op: "write", Path: name, Err: &notWritten{bare(err)}}
+}
+
+// notWritten is the reason an output could not be written, as it is, and
+// ErrWrite to errors.Is.
+type notWritten struct{ err error }
+
+func (e *notWritten) Error() string        { return e.err.Error() }
+func (e *notWritten) Unwrap() error        { return e.err }
+func (e *notWritten) Is(target error) bool { return target == ErrWrite }
 
 // pathErr names o's path in err, in place of a temporary file's name or
 // the name the kernel gave.

@@ -85,8 +85,8 @@ func TestOutputRegularFileAtomic(t *testing.T) {
 		return broken
 	})
 	namesOnly(t, err, p)
-	if !errors.Is(err, broken) {
-		t.Errorf("%v does not wrap the write's error", err)
+	if !errors.Is(err, broken) || !errors.Is(err, ErrWrite) {
+		t.Errorf("%v does not wrap the write's error, or is not an ErrWrite", err)
 	}
 	if s := readString(t, p); s != "old 1\n" || len(files(t, dir)) != 1 {
 		t.Fatalf("after a failed write: %q, files %v", s, files(t, dir))
@@ -98,8 +98,8 @@ func TestOutputRegularFileAtomic(t *testing.T) {
 	if s := readString(t, p); s != "old 1\n" || len(files(t, dir)) != 1 {
 		t.Fatalf("after Abort: %q, files %v", s, files(t, dir))
 	}
-	if err := o.Commit(); err == nil {
-		t.Fatal("Commit after Abort succeeded")
+	if err := o.Commit(); err == nil || errors.Is(err, ErrWrite) {
+		t.Fatalf("Commit after Abort: %v, want an error, not an ErrWrite (nothing failed)", err)
 	}
 
 	o = create(t, p)
@@ -165,6 +165,9 @@ func TestOutputOpenErrorsNameThePath(t *testing.T) {
 		o, err := CreateOutput(c.path)
 		if o != nil || !errors.Is(err, c.is) || !strings.HasSuffix(err.Error(), c.path+": "+c.want) || strings.Contains(err.Error(), ".tmp") {
 			t.Errorf("%s: %v, want an error %q (%v)", c.path, err, c.want, c.is)
+		}
+		if errors.Is(err, ErrWrite) {
+			t.Errorf("%s: %v is an ErrWrite: it could not be opened", c.path, err)
 		}
 	}
 	if fs := files(t, dir); len(fs) != 3 {
@@ -261,16 +264,16 @@ func TestOutputCharDevice(t *testing.T) {
 	for _, p := range []string{full, fullLink} {
 		err := create(t, p).WriteAndCommit(writeString("synprobe_check_success 1\n"))
 		namesOnly(t, err, p)
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Errorf("%s: %v, want ENOSPC", p, err)
+		if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrWrite) {
+			t.Errorf("%s: %v, want ENOSPC, an ErrWrite", p, err)
 		}
 		stillDevice(t, full, fullDev)
 	}
 	// A write error sticks: Commit reports it too.
 	o := create(t, full)
 	io.WriteString(o, "x")
-	if err := o.Commit(); !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("Commit after a failed Write: %v", err)
+	if err := o.Commit(); !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrWrite) {
+		t.Errorf("Commit after a failed Write: %v, want ENOSPC, an ErrWrite", err)
 	}
 	for _, p := range []string{null, nullLink} {
 		if err := create(t, p).WriteAndCommit(writeString("synprobe_check_success 1\n")); err != nil {

@@ -29,8 +29,7 @@ rtt<DURATION (on the median), rtt.pNN<DURATION (on the NN'th percentile),
 probes=N, success>=RATIO. A check file (YAML) has the same, per check:
 
 ` + indent(check.ExampleFile, "  ") + `
-Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
-3 when nothing could be probed.`,
+` + exitStatusHelp("when every check passes", "when any fails"),
 		Example: `  synprobe check 198.18.10.10:80=open,rtt<50ms 198.18.12.10:22=filtered
   synprobe check --file checks.yaml --junit report.xml --prom /var/lib/node_exporter/synprobe.prom`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,7 +87,7 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 				return err
 			}
 			// A second Ctrl-C: the checks done so far are reported, now.
-			stopHurry := g.onHurry(ctx, func() { report(); within(time.Second, func() { sess.finish() }) })
+			stopHurry := g.onHurry(ctx, func() error { return errors.Join(report(), within(time.Second, sess.finish)) })
 			pinger := observedPinger{sess.pr, func(r probe.Result) {
 				mu.Lock()
 				under = append(under, r)
@@ -103,20 +102,15 @@ Exit status: 0 when every check passes, 1 when any fails, 2 for bad input,
 			stopHurry()
 			if err != nil {
 				sess.finish()
-				return &exitError{code: exitNoProbe, err: err}
+				return errors.Join(couldNotProbe(err), interrupted(ctx))
 			}
-			if err = errors.Join(report(), sess.finish()); err != nil {
-				return &exitError{code: exitNoProbe, err: err}
-			}
-			if ctx.Err() != nil {
-				return &exitError{code: exitInterrupt}
-			}
+			err = errors.Join(report(), sess.finish(), interrupted(ctx))
 			for _, cr := range crs {
 				if !cr.Pass {
-					return &exitError{code: exitCheckFail}
+					return errors.Join(err, errCheckFailed)
 				}
 			}
-			return nil
+			return err
 		},
 	}
 	f.add(cmd)

@@ -24,6 +24,7 @@ type globals struct {
 	verbose, quiet bool
 	logFormat      string
 	stderr         io.Writer
+	stdout         *results.Sink // set by execute
 	log            zerolog.Logger
 	lookup         resolver
 	// open opens the engine; tests replace it.
@@ -211,7 +212,7 @@ func (g *globals) openEngine(f *probeFlags, p engineParams) (*session, error) {
 					"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
 			}
 		}
-		return errors.Join(err, pr.Close())
+		return errors.Join(err, couldNotProbe(pr.Close()))
 	}}, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -10,10 +11,14 @@ import (
 	"time"
 )
 
-// Ctrl-C once stops sending, waits out the cooldown for late replies and
-// writes every result (exit 130). Ctrl-C twice means now: the command
-// writes what it already has, still as valid output, and exits 130
-// without waiting.
+// A signal to stop (SIGINT: Ctrl-C; SIGTERM: kill, systemd, a CI job's
+// timeout; SIGHUP: a closed terminal or ssh session) stops sending, waits
+// out the cooldown for late replies and writes every result, as a run
+// that ended; the exit code is 128 + the signal's number (130, 143,
+// 129). A second one means now: the command writes what it already has,
+// still as valid output, and exits without waiting, with the first's
+// code. A signal ignored when synprobe started (SIGHUP under nohup,
+// SIGINT for a job a script put in the background) stays ignored.
 
 type hurryKey struct{}
 
@@ -21,18 +26,27 @@ type hurryKey struct{}
 // (onHurry was called).
 var hurryHandled atomic.Bool
 
-// interruptContext returns a context cancelled by the first SIGINT or
-// SIGTERM, carrying a channel closed by the second.
+// stopSignals are the signals that end a run, as SIGINT does.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// interruptContext returns a context cancelled by the first of
+// stopSignals (its cause a *signalError naming it), carrying a channel
+// closed by the second.
 func interruptContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancelCause(parent)
 	hurry := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	for _, s := range stopSignals {
+		// Notify would undo the ignoring.
+		if !signal.Ignored(s) {
+			signal.Notify(sigs, s)
+		}
+	}
 	quit := make(chan struct{})
 	go func() {
 		select {
-		case <-sigs:
-			cancel()
+		case s := <-sigs:
+			cancel(&signalError{sig: s.(syscall.Signal)})
 		case <-quit:
 			return
 		}
@@ -42,7 +56,7 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 			// A command with nothing to write (lab up, say) just stops.
 			// One that has written its output is about to end anyway.
 			if !hurryHandled.Load() {
-				exitProcess(exitInterrupt)
+				exitProcess(exitCodeOf(interrupted(ctx)))
 			}
 		case <-quit:
 		}
@@ -50,8 +64,22 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 	return context.WithValue(ctx, hurryKey{}, (<-chan struct{})(hurry)), func() {
 		signal.Stop(sigs)
 		close(quit)
-		cancel()
+		cancel(nil)
 	}
+}
+
+// interrupted is what ended the run early: the signal (a *signalError)
+// once ctx is cancelled, nil before. A context cancelled otherwise (a
+// test's) counts as SIGINT.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se
+	}
+	return &signalError{sig: syscall.SIGINT}
 }
 
 // hurried is the channel closed by a second interrupt; nil (never ready)
@@ -61,10 +89,12 @@ func hurried(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-// onHurry runs flush and exits with 130 when a second interrupt comes
-// before the returned stop is called. Once flush has started, stop blocks
-// until the process exits, so the command's own ending never races it.
-func (g *globals) onHurry(ctx context.Context, flush func()) (stop func()) {
+// onHurry runs flush when a second interrupt comes before the returned
+// stop is called, then ends the process as main would: flush's error and
+// stdout's said on stderr, the first signal's exit code. Once flush has
+// started, stop blocks until the process exits, so the command's own
+// ending never races it.
+func (g *globals) onHurry(ctx context.Context, flush func() error) (stop func()) {
 	ch := hurried(ctx)
 	if ch == nil {
 		return func() {}
@@ -85,8 +115,11 @@ func (g *globals) onHurry(ctx context.Context, flush func()) (stop func()) {
 			return
 		}
 		g.log.Warn().Msg("interrupted again: writing what is known, without waiting for late replies")
-		flush()
-		exitProcess(exitInterrupt)
+		err := errors.Join(interrupted(ctx), flush())
+		if g.stdout != nil {
+			err = errors.Join(err, g.stdout.Err())
+		}
+		exitProcess(exitCode(g.finalError(err), g.stderr))
 	}()
 	return func() {
 		mu.Lock()
@@ -98,13 +131,16 @@ func (g *globals) onHurry(ctx context.Context, flush func()) (stop func()) {
 	}
 }
 
-// within runs f, but gives up waiting after d: on the way out after a
-// second interrupt, nothing may hold the exit up for long.
-func within(d time.Duration, f func()) {
-	ch := make(chan struct{})
-	go func() { f(); close(ch) }()
+// within runs f and returns its error, but gives up waiting after d
+// (and returns nil): on the way out after a second interrupt, nothing
+// may hold the exit up for long.
+func within(d time.Duration, f func() error) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f() }()
 	select {
-	case <-ch:
+	case err := <-ch:
+		return err
 	case <-time.After(d):
+		return nil
 	}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -52,9 +53,9 @@ func TestInterrupts(t *testing.T) {
 	// With one: it runs, then the exit.
 	ctx, stop = interruptContext(context.Background())
 	defer stop()
-	g := &globals{}
+	g := &globals{stderr: io.Discard}
 	flushed := make(chan struct{})
-	stopHurry := g.onHurry(ctx, func() { close(flushed) })
+	stopHurry := g.onHurry(ctx, func() error { close(flushed); return nil })
 	syscall.Kill(syscall.Getpid(), syscall.SIGINT)
 	wait("cancellation", ctx.Done())
 	select {

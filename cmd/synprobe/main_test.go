@@ -79,6 +79,7 @@ func TestBadInputOneLineExit2NothingSent(t *testing.T) {
 		{"scan", "198.18.10.1", "--ttl", "0"},
 		{"scan", "198.18.10.1", "--source-ip", "10.0.0.256"},
 		{"scan", "198.18.10.1", "--source-port", "9-1"},
+		{"scan", "198.18.10.1", "--source-port", "65535-65535"},
 		{"scan", "198.18.10.1", "--exclude-file", "/nonexistent"},
 		{"scan", "198.18.10.1", "--exclude", "198.18.10.1"},
 		{"scan", "0.0.0.0/7", "-p", "80"},
@@ -111,14 +112,44 @@ func TestBadInputOneLineExit2NothingSent(t *testing.T) {
 		{"frobnicate"},
 	}
 	for _, args := range cases {
-		code, _, stderr, opened := runT(t, args...)
+		code, stdout, stderr, opened := runT(t, args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 		if code != exitUsage || len(lines) != 1 || !strings.HasPrefix(stderr, "synprobe: ") || opened {
 			t.Errorf("%q: exit %d, opened sockets %v, stderr %q", args, code, opened, stderr)
 		}
+		if stdout != "" {
+			t.Errorf("%q: stdout %q, want nothing", args, stdout)
+		}
 		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
 			t.Errorf("%q: %s", args, stderr)
 		}
+	}
+}
+
+// TestSourcePortsTooFew: a source port range with fewer ports than a
+// probe has tries is bad usage, found by the engine's check before
+// anything is opened: one line with the fix, exit 2, nothing on stdout.
+// Before, the scan opened its sockets, printed an empty table and exited
+// 3. Without the retry, one port is enough (and --mode raw then finds
+// no raw sockets: exit 3, past the check).
+func TestSourcePortsTooFew(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--source-port", "65535-65535"}, "--source-port 65535-65535 gives 1 port for 2 tries: widen it or use --retries 0"},
+		{[]string{"--source-port", "65535"}, "--source-port 65535 gives 1 port for 2 tries: widen it or use --retries 0"},
+		{[]string{"--source-port", "40000-40009", "--retries", "10"}, "--source-port 40000-40009 gives 10 ports for 11 tries: widen it or use --retries 9"},
+		{[]string{"--source-port", "40000-40009", "--retries", "10", "-o", "jsonl", "--mode", "connect"}, "--source-port 40000-40009 gives 10 ports for 11 tries: widen it or use --retries 9"},
+	} {
+		code, stdout, stderr, opened := runT(t, append([]string{"scan", "198.18.10.0/30", "-p", "80"}, c.args...)...)
+		if code != exitUsage || stdout != "" || stderr != "synprobe: "+c.want+"\n" || opened {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q, opened %v; want 2, nothing on stdout, %q", c.args, code, stdout, stderr, opened, c.want)
+		}
+	}
+	code, stdout, _, opened := runT(t, "scan", "198.18.10.0/30", "-p", "80", "--source-port", "65535-65535", "--retries", "0", "--mode", "raw")
+	if code != exitNoProbe || !opened || stdout != "" {
+		t.Errorf("--retries 0: exit %d, opened %v, stdout %q: want the check passed, then no raw sockets", code, opened, stdout)
 	}
 }
 

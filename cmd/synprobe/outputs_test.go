@@ -47,15 +47,21 @@ func (silentNet) Close() error { return nil }
 func runSilent(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	g := &globals{stderr: &errb,
+	code = runSilentTo(context.Background(), &out, &errb, args...)
+	return code, out.String(), errb.String()
+}
+
+// runSilentTo runs the command in-process on a silent network, with ctx
+// and the given stdout and stderr, and returns its exit code.
+func runSilentTo(ctx context.Context, stdout, stderr io.Writer, args ...string) int {
+	g := &globals{stderr: stderr,
 		lookup: func(context.Context, string) ([]netip.Addr, error) { return nil, errors.New("no names here") },
 		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
 			cfg.Listen = func(*raw.Config) (probe.Conn, error) { return silentNet{}, nil }
 			return probe.Open(cfg)
 		},
 	}
-	err := execute(context.Background(), g, args, &out, &errb)
-	return exitCode(err, &errb), out.String(), errb.String()
+	return exitCode(execute(ctx, g, args, stdout, stderr), stderr)
 }
 
 // checkArgs is a check that passes on a silent network, quickly.
@@ -83,15 +89,15 @@ func isDevice(p string, dev uint64) bool {
 
 // TestCheckOutputToDevice: --prom, --junit and --pcap to a device are
 // written in place, and the device stays one. A full device's error is
-// reported, one line naming the path, and the exit status says so (3,
-// for now, as any failure to report); a null device takes it all.
+// reported, one line naming the path, and the exit status says so (4, an
+// output failed), the report on stdout whole; a null device takes it all.
 func TestCheckOutputToDevice(t *testing.T) {
 	dir := t.TempDir()
 	full, fullDev := mknodT(t, dir, "full", 1, 7)
 	null, nullDev := mknodT(t, dir, "null", 1, 3)
 	for _, flag := range []string{"--prom", "--junit", "--pcap"} {
 		code, stdout, stderr := runSilent(t, append(checkArgs, flag, full)...)
-		if code != exitNoProbe || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, full+": ") ||
+		if code != exitOutput || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, full+": ") ||
 			!strings.Contains(stderr, "no space left on device") || !strings.Contains(stdout, "1 passed") {
 			t.Errorf("%s full: exit %d, stderr %q, stdout %q", flag, code, stderr, stdout)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -20,13 +21,12 @@ func newPingCmd(g *globals) *cobra.Command {
 		Short: "Measure handshake latency to one HOST:PORT, like ping",
 		Long: `Send a fresh SYN to HOST:PORT every INTERVAL (each from a new source port, so
 the target never sees a retransmission), print one line per probe as it
-settles, and a summary at the end (also on Ctrl-C). A probe is answered when
-the target replied, with a SYN-ACK (open) or a RST (closed); an ICMP error is
-an error, not an answer, and the latency figures are over answered probes.
-With -q, only the first line and the summary.
+settles, and a summary at the end (also on Ctrl-C, SIGTERM and SIGHUP). A
+probe is answered when the target replied, with a SYN-ACK (open) or a RST
+(closed); an ICMP error is an error, not an answer, and the latency figures
+are over answered probes. With -q, only the first line and the summary.
 
-Exit status: 0 when some probe was answered, 1 when none was, 2 for bad
-input, 3 when nothing could be probed, 130 when interrupted.`,
+` + exitStatusHelp("when some probe was answered", "when none was"),
 		Example: `  synprobe ping 198.18.14.10:80 -c 5 -i 200ms
   synprobe ping 198.18.10.10:443 -c 100 -i 10ms -o jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -86,7 +86,7 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 					results.WritePingSummary(out, dst, st)
 				}
 			}
-			stopHurry := g.onHurry(ctx, func() { finish(); within(time.Second, func() { sess.finish() }) })
+			stopHurry := g.onHurry(ctx, func() error { finish(); return within(time.Second, sess.finish) })
 			emit := func(r probe.Result) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -103,21 +103,13 @@ input, 3 when nothing could be probed, 130 when interrupted.`,
 			}
 			sum, err := sess.pr.Ping(ctx, sess.pingConfig(g, &f, p, dst, count, interval), emit)
 			stopHurry()
-			finish()
-			if ferr := sess.finish(); err == nil {
-				err = ferr
-			}
-			answered := sum.Received
-			switch {
-			case err != nil:
-				return &exitError{code: exitNoProbe, err: err}
-			case ctx.Err() != nil:
-				return &exitError{code: exitInterrupt}
-			case answered == 0:
+			finish() // stdout's errors are execute's
+			err = errors.Join(couldNotProbe(err), sess.finish(), interrupted(ctx))
+			if sum.Received == 0 {
 				// As ping and hping3: nothing answered is a failure.
-				return &exitError{code: exitCheckFail}
+				err = errors.Join(err, errCheckFailed)
 			}
-			return nil
+			return err
 		},
 	}
 	f.add(cmd)

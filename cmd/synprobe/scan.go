@@ -29,7 +29,9 @@ MSS, window and options the other side negotiates.
 
 TARGET is an IPv4 address, a CIDR (198.19.0.0/16), a range
 (198.19.0.1-198.19.0.40), a host name (every A record; --first-address for one)
-or any of these with :PORT to probe that port only.`,
+or any of these with :PORT to probe that port only.
+
+` + exitStatusHelp("when every probe was sent and has its result", ""),
 		Example: `  synprobe scan 198.18.10.10 -p 22,80,443
   synprobe scan 198.19.0.0/16 -p 80 --rate 50000 -o jsonl --open
   synprobe scan 198.18.10.0/24 --shard 1/4 --seed 7`,
@@ -49,6 +51,9 @@ or any of these with :PORT to probe that port only.`,
 			p.open.Writers = sf.senders + 1 // and one for the RSTs
 			groups, err := sf.plan(ctx, g, args, cmd.Flags().Changed("ports"))
 			if err != nil {
+				return err
+			}
+			if err := checkScan(&f, p, cfg, groups); err != nil {
 				return err
 			}
 			rw, err := results.New(sf.output, cmd.OutOrStdout(), false)
@@ -119,6 +124,22 @@ func (sf *scanFlags) config(f *probeFlags, p engineParams) (probe.ScanConfig, er
 		Seed: sf.seed, TTL: p.ttl, MSS: p.mss, Window: p.window, Layout: p.layout, NoReset: f.noReset, Senders: sf.senders}, nil
 }
 
+// checkScan asks the engine what it would refuse in this scan, before
+// anything is opened (probe.CheckScan): bad usage, exit 2, in the flags'
+// words where the engine's are not the user's.
+func checkScan(f *probeFlags, p engineParams, cfg probe.ScanConfig, groups []probe.Group) error {
+	err := probe.CheckScan(p.open, cfg, groups)
+	var spe *probe.SourcePortsError
+	if errors.As(err, &spe) {
+		ports := "1 port"
+		if n := spe.Ports(); n != 1 {
+			ports = strconv.Itoa(n) + " ports"
+		}
+		return usageErrorf("--source-port %s gives %s for %d tries: widen it or use --retries %d", f.sourcePort, ports, spe.Tries, spe.Ports()-1)
+	}
+	return err
+}
+
 // plan reads the targets, ports and exclusions into the engine's groups
 // (one per port list).
 func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsGiven bool) ([]probe.Group, error) {
@@ -186,10 +207,9 @@ func runScan(ctx context.Context, g *globals, sess *session, cfg probe.ScanConfi
 	stopProgress := startProgress(g, progs, estimates)
 	// A second Ctrl-C: what is known is written (a table with its summary
 	// line, JSON Lines to the last whole line), now.
-	stopHurry := g.onHurry(ctx, func() {
+	stopHurry := g.onHurry(ctx, func() error {
 		stopProgress()
-		w.Close()
-		within(time.Second, func() { sess.finish() })
+		return errors.Join(w.Close(), within(time.Second, sess.finish))
 	})
 	emit := func(r probe.Result) {
 		if onlyOpen && r.State != probe.StateOpen {
@@ -209,13 +229,7 @@ func runScan(ctx context.Context, g *globals, sess *session, cfg probe.ScanConfi
 	if malformed > 0 {
 		g.log.Info().Uint64("malformed", malformed).Uint64("unmatched", unmatched).Msg("replies ignored")
 	}
-	if scanErr != nil {
-		return &exitError{code: exitNoProbe, err: scanErr}
-	}
-	if ctx.Err() != nil {
-		return &exitError{code: exitInterrupt}
-	}
-	return cerr
+	return errors.Join(couldNotProbe(scanErr), cerr, interrupted(ctx))
 }
 
 func parseShard(s string) (int, int, error) {
@@ -230,7 +244,8 @@ func parseShard(s string) (int, int, error) {
 
 // guardedWriter serialises the writes of the engine's goroutines with a
 // second Ctrl-C's closing: after Close, writes are dropped, so the output
-// ends with a whole line. It keeps the first write error.
+// ends with a whole line. It keeps the first write error, which Close
+// returns (not again with Close's own, the same error once more).
 type guardedWriter struct {
 	mu     sync.Mutex
 	w      results.Writer
@@ -256,5 +271,8 @@ func (o *guardedWriter) Close() error {
 		return o.err
 	}
 	o.closed = true
-	return errors.Join(o.w.Close(), o.err)
+	if err := o.w.Close(); o.err == nil {
+		o.err = err
+	}
+	return o.err
 }
