@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -388,11 +389,22 @@ func tail(s string) string { return s[max(0, len(s)-400):] }
 // signal that is not ignored is the one that ends it. signal.Notify alone
 // would have undone the ignoring.
 func TestIgnoredSignalStaysIgnored(t *testing.T) {
+	// In a process of its own: a signal ignored here would stay ignored
+	// in every command the later tests start (a child inherits it), and
+	// signal.Reset does not undo signal.Ignore for them.
+	if os.Getenv("SYNPROBE_TEST_IGNORE_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIgnoredSignalStaysIgnored$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "SYNPROBE_TEST_IGNORE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestIgnoredSignalStaysIgnored") {
+			t.Fatalf("in a child process: %v\n%s", err, out)
+		}
+		return
+	}
 	real := exitProcess
 	exitProcess = func(code int) { t.Errorf("exit %d: SIGHUP and SIGINT made two signals", code) }
 	defer func() { exitProcess = real }()
 	signal.Ignore(syscall.SIGHUP)
-	defer signal.Reset(syscall.SIGHUP)
 	ctx, stop := interruptContext(context.Background())
 	defer stop()
 	// An ignored signal is discarded when sent: by the time Kill returns.
