@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -373,28 +371,23 @@ func parsePorts(s string) ([]uint16, error) {
 	return out, nil
 }
 
-// readExcludeFile reads one target per line; '#' starts a comment.
+// readExcludeFile reads one target per line; '#' starts a comment. The
+// file is read within readListFile's limits, and reading stops when ctx
+// is cancelled (the error then wraps ctx.Err()). Every error names the
+// file and, but for one opening it, the line.
 func readExcludeFile(ctx context.Context, path string, lookup resolver, note func(string)) ([]probe.AddrRange, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("exclude file: %v", err)
-	}
-	defer f.Close()
 	var out []probe.AddrRange
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		s, _, _ := strings.Cut(sc.Text(), "#")
+	err := readListFile(ctx, "exclude file", path, func(_ int, s string) error {
+		s, _, _ = strings.Cut(s, "#")
 		if s = strings.TrimSpace(s); s == "" {
-			continue
+			return nil
 		}
 		t, err := parseExclude(ctx, s, lookup, note)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
-		}
 		out = append(out, t...)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("exclude file: %v", err)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
