@@ -13,27 +13,38 @@ import (
 
 // FuzzParseTarget: no panics; an accepted target is IPv4 ranges in order,
 // with a port 1-65535 if any; an address, range or CIDR written back as
-// A.B.C.D-A.B.C.D reads back as the same range.
+// A.B.C.D-A.B.C.D reads back as the same range; a malformed host name or
+// address is refused without a lookup.
 func FuzzParseTarget(f *testing.F) {
 	for _, s := range []string{
 		"198.18.10.10", "198.18.10.10:80", "198.18.10.0/24", "198.18.10.7/24", "198.19.0.1-198.19.0.40", "web-host",
 		"web-host:443", "no-such-host.invalid", "198.18.10.1-", "-", "-1", "1-2", "0.0.0.0/0", "255.255.255.255/32",
 		"198.18.010.1", "198.18.10.256", "1.2.3.4/", "1.2.3.4/33", "1.2.3.4/08", "[::1]:80", "::1", "a:b:c", ":80",
 		"1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:+80", "1.2.3.4-1.2.3.3", "1.2.3.4/24-1.2.3.5", "1.2.3.4-1.2.3.5/24",
+		// Forms that are not dotted quads, and malformed names: refused
+		// before any lookup.
+		"0x7f.1", "127.1", "2130706433", "198.19.0.1%eth0", "010.0.0.1", "0x7f.0.0.1-0x7f.0.0.9", "web-host ", "\ufeffweb-host",
+		"web\thost", "web..host", "-web", "web-.host", "b\xfccher", "web_host", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "a",
 	} {
 		f.Add(s)
 	}
+	var looked bool
 	lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+		looked = true
 		if host == "web-host" {
 			return []netip.Addr{netip.MustParseAddr("198.18.10.10"), netip.MustParseAddr("::ffff:198.18.10.11"), netip.MustParseAddr("2001:db8::1")}, nil
 		}
 		return nil, errors.New("no such host")
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		looked = false
 		tg, err := parseTarget(context.Background(), s, lookup, false, func(string) {})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "target ") && !strings.HasPrefix(err.Error(), "empty") {
 				t.Fatalf("%q: error %q does not name the target", s, err)
+			}
+			if looked && (errors.Is(err, errMalformedHost) || errors.Is(err, errNotIPv4)) {
+				t.Fatalf("%q: looked up, then refused: %v", s, err)
 			}
 			return
 		}

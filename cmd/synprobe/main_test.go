@@ -22,9 +22,27 @@ import (
 // and a raw opener that must never be reached.
 func runT(t *testing.T, args ...string) (code int, stdout, stderr string, opened bool) {
 	t.Helper()
+	r := runCtx(t, context.Background(), args...)
+	return r.code, r.stdout, r.stderr, r.opened
+}
+
+// ran is what runCtx saw of a run: its exit code and output, whether it
+// opened the engine, and every host name it asked the resolver for.
+type ran struct {
+	code           int
+	stdout, stderr string
+	opened         bool
+	lookups        []string
+}
+
+// runCtx is runT with a context (cancel it for Ctrl-C), and the names
+// looked up.
+func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	g := &globals{stderr: &errb,
 		lookup: func(_ context.Context, host string) ([]netip.Addr, error) {
+			r.lookups = append(r.lookups, host)
 			switch host {
 			case "web.lab":
 				return []netip.Addr{netip.MustParseAddr("198.18.10.10"), netip.MustParseAddr("198.18.10.11")}, nil
@@ -36,14 +54,15 @@ func runT(t *testing.T, args ...string) (code int, stdout, stderr string, opened
 			return nil, errors.New("no such host")
 		},
 		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
-			opened = true
+			r.opened = true
 			cfg.Listen = func(*raw.Config) (probe.Conn, error) { return nil, raw.ErrPermission }
 			return probe.Open(cfg)
 		},
 	}
-	err := execute(context.Background(), g, args, &out, &errb)
-	code = exitCode(err, &errb)
-	return code, out.String(), errb.String(), opened
+	err := execute(ctx, g, args, &out, &errb)
+	r.code = exitCode(err, &errb)
+	r.stdout, r.stderr = out.String(), errb.String()
+	return r
 }
 
 func TestBadInputOneLineExit2NothingSent(t *testing.T) {

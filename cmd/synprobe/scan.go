@@ -93,7 +93,7 @@ func (sf *scanFlags) add(cmd *cobra.Command) {
 		"until the one receiving goroutine falls behind and transmit stamps (latencies) or replies are lost")
 	fl.DurationVar(&sf.cooldown, "cooldown", 0, "wait for late replies after the last send; ends once every probe has its result (default: --timeout)")
 	fl.StringSliceVar(&sf.exclude, "exclude", nil, "targets not to scan (repeatable, comma-separated)")
-	fl.StringVar(&sf.excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments")
+	fl.StringVar(&sf.excludeFile, "exclude-file", "", "file of targets not to scan, one per line, # comments (at most 1 MiB, lines of 4096 bytes)")
 	fl.StringVar(&sf.shard, "shard", "1/1", "scan only shard K of N (1-based); shards of one --seed cover the scan exactly once")
 	fl.Uint64Var(&sf.seed, "seed", 0, "seed of the pseudo-random scan order (the same on every shard)")
 	fl.BoolVar(&sf.onlyOpen, "open", false, "report open ports only")
@@ -172,7 +172,7 @@ func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsG
 	if sf.excludeFile != "" {
 		r, err := readExcludeFile(ctx, sf.excludeFile, g.lookup, note)
 		if err != nil {
-			return nil, usageErrorf("%v", err)
+			return nil, inputError(ctx, err)
 		}
 		excl = append(excl, r...)
 	}

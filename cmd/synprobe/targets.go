@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/synprobe/synprobe/probe"
 )
@@ -34,33 +34,42 @@ type target struct {
 
 // parseTarget parses an IPv4 address, a CIDR, a range a.b.c.d-e.f.g.h,
 // a host name, each optionally followed by :port. note receives remarks
-// that are not errors (host bits set in a CIDR).
+// that are not errors (host bits set in a CIDR). Only a well-formed host
+// name is looked up: anything made of numbers and dots (decimal, or
+// 0x... hexadecimal) is an address or an error, never a name, and a name
+// with a stray character (a space, a control character, a byte-order
+// mark) or over DNS's lengths is refused as malformed (errMalformedHost)
+// before it reaches a resolver.
 func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool, note func(string)) (target, error) {
 	var t target
 	if s == "" {
 		return t, fmt.Errorf("empty target")
 	}
+	q := quoted(s)
 	if strings.HasPrefix(s, "[") || strings.Count(s, ":") > 1 {
-		return t, fmt.Errorf("target %q: IPv6 is not supported yet", s)
+		return t, fmt.Errorf("target %s: IPv6 is not supported yet", q)
 	}
 	host := s
 	if h, p, ok := strings.Cut(s, ":"); ok {
 		port, err := parsePort(p)
 		if err != nil {
-			return t, fmt.Errorf("target %q: %v", s, err)
+			return t, fmt.Errorf("target %s: %w", q, err)
 		}
 		host, t.port = h, port
+	}
+	if host == "" {
+		return t, fmt.Errorf("target %s: no address or host name before the port", q)
 	}
 	switch {
 	case strings.Contains(host, "/"):
 		a, bits, _ := strings.Cut(host, "/")
 		addr, err := parseIPv4(a)
 		if err != nil {
-			return t, fmt.Errorf("target %q: %v", s, err)
+			return t, fmt.Errorf("target %s: %w", q, err)
 		}
 		n, err := strconv.Atoi(bits)
 		if err != nil || n < 0 || n > 32 || (len(bits) > 1 && bits[0] == '0') {
-			return t, fmt.Errorf("target %q: prefix length %q must be 0-32", s, bits)
+			return t, fmt.Errorf("target %s: prefix length %s must be 0-32", q, quoteInput(bits))
 		}
 		p := netip.PrefixFrom(addr, n)
 		if p.Masked().Addr() != addr {
@@ -71,29 +80,32 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 		a, b, _ := strings.Cut(host, "-")
 		first, err := parseIPv4(a)
 		if err != nil {
-			return t, fmt.Errorf("target %q: %v", s, err)
+			return t, fmt.Errorf("target %s: %w", q, err)
 		}
 		if b == "" {
-			return t, fmt.Errorf("target %q: range has no end", s)
+			return t, fmt.Errorf("target %s: range has no end", q)
 		}
 		last, err := parseIPv4(b)
 		if err != nil {
-			return t, fmt.Errorf("target %q: %v", s, err)
+			return t, fmt.Errorf("target %s: %w", q, err)
 		}
 		if last.Less(first) {
-			return t, fmt.Errorf("target %q: range is inverted (%v comes after %v)", s, first, last)
+			return t, fmt.Errorf("target %s: range is inverted (%v comes after %v)", q, first, last)
 		}
 		t.ranges = []probe.AddrRange{{First: first, Last: last}}
-	case looksNumeric(host):
+	case looksLikeAddress(host):
 		addr, err := parseIPv4(host)
 		if err != nil {
-			return t, fmt.Errorf("target %q: %v", s, err)
+			return t, fmt.Errorf("target %s: %w", q, err)
 		}
 		t.ranges = []probe.AddrRange{{First: addr, Last: addr}}
 	default:
+		if err := checkHostName(host); err != nil {
+			return t, fmt.Errorf("target %s: %w", q, err)
+		}
 		addrs, err := lookup(ctx, host)
 		if err != nil {
-			return t, fmt.Errorf("target %q: host name does not resolve (%v)", s, resolveReason(err))
+			return t, fmt.Errorf("target %s: host name does not resolve (%v)", q, resolveReason(err))
 		}
 		for _, a := range addrs {
 			if a = a.Unmap(); a.Is4() {
@@ -104,7 +116,7 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 			}
 		}
 		if len(t.ranges) == 0 {
-			return t, fmt.Errorf("target %q: no IPv4 address (IPv6 is not supported yet)", s)
+			return t, fmt.Errorf("target %s: no IPv4 address (IPv6 is not supported yet)", q)
 		}
 	}
 	return t, nil
@@ -114,13 +126,39 @@ func looksNumeric(s string) bool {
 	return strings.Trim(s, "0123456789.") == ""
 }
 
+// looksLikeAddress reports whether s is written as an IPv4 address of
+// some form, so that it is read as one (and refused if it is not a
+// dotted quad) rather than sent to DNS: numbers, decimal or 0x...
+// hexadecimal, separated by dots, perhaps followed by a %zone. inet_aton
+// and so getaddrinfo read 0x7f.1, 127.1 and 2130706433 as 127.0.0.1, and
+// 010.0.0.1 as 8.0.0.1; a resolver might send them to a DNS server.
+func looksLikeAddress(s string) bool {
+	a, _, _ := strings.Cut(s, "%")
+	for part := range strings.SplitSeq(a, ".") {
+		if !looksNumeric(part) && !isHexNumber(part) {
+			return false
+		}
+	}
+	return a != ""
+}
+
+// isHexNumber reports whether s is 0x or 0X followed by hexadecimal
+// digits (or none: inet_aton reads "0x" as 0).
+func isHexNumber(s string) bool {
+	if len(s) < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
+		return false
+	}
+	return strings.Trim(s[2:], "0123456789abcdefABCDEF") == ""
+}
+
 // isRange reports whether host is written as a range of addresses,
 // A.B.C.D-A.B.C.D (the end may be missing, an error reported as such):
-// digits and dots on both sides of one '-'. Anything else with a '-' in
-// it, web-host or no-such-host.invalid, is a host name.
+// something written as an address (looksLikeAddress) on both sides of
+// one '-'. Anything else with a '-' in it, web-host or
+// no-such-host.invalid, is a host name.
 func isRange(host string) bool {
 	a, b, ok := strings.Cut(host, "-")
-	return ok && a != "" && looksNumeric(a) && looksNumeric(b)
+	return ok && a != "" && looksLikeAddress(a) && (b == "" || looksLikeAddress(b))
 }
 
 // resolveReason is the resolver's error without the repetition Go's
@@ -139,16 +177,142 @@ func resolveReason(err error) string {
 	return err.Error()
 }
 
-// parseIPv4 accepts dotted quads only: no leading zeros, octets 0-255.
+// errNotIPv4 is returned (wrapped, with the input and why) for an
+// address that is not a dotted quad.
+var errNotIPv4 = errors.New("not an IPv4 address")
+
+// parseIPv4 accepts dotted quads only: four decimal numbers 0-255
+// without leading zeros. Its errors say what is wrong with the other
+// forms inet_aton reads (127.1, 2130706433, 0x7f.0.0.1, 010.0.0.1),
+// since each means something else to some other tool.
 func parseIPv4(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address (four numbers 0-255 without leading zeros)", s)
+		return netip.Addr{}, fmt.Errorf("%s is %w: %s", quoteInput(s), errNotIPv4, whyNotIPv4(s))
 	}
 	if !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("%q: IPv6 is not supported yet", s)
+		return netip.Addr{}, fmt.Errorf("%s: IPv6 is not supported yet", quoteInput(s))
 	}
 	return a, nil
+}
+
+// whyNotIPv4 says why s, which netip does not read, is not a dotted
+// quad.
+func whyNotIPv4(s string) string {
+	const want = "want four numbers 0-255 without leading zeros"
+	a, zone, hasZone := strings.Cut(s, "%")
+	parts := strings.Split(a, ".")
+	for _, p := range parts {
+		if !looksNumeric(p) && !isHexNumber(p) {
+			return want
+		}
+	}
+	if hasZone {
+		return fmt.Sprintf("an IPv4 address has no zone (%s); --interface chooses the interface", quoteInput("%"+zone))
+	}
+	for _, p := range parts {
+		if isHexNumber(p) {
+			return fmt.Sprintf("hexadecimal %s is not accepted; %s", p, want)
+		}
+	}
+	switch {
+	case slices.Contains(parts, ""):
+		return "an empty number; " + want
+	case len(parts) == 1:
+		return "one number, not four: whole numbers (2130706433 for 127.0.0.1) are not accepted; " + want
+	case len(parts) != 4:
+		return fmt.Sprintf("%d numbers, not four: short forms (127.1 for 127.0.0.1) are not accepted; %s", len(parts), want)
+	}
+	for _, p := range parts {
+		if len(p) > 1 && p[0] == '0' {
+			return fmt.Sprintf("%s has a leading zero, which some tools read as octal; %s", p, want)
+		}
+		if n, err := strconv.Atoi(p); err != nil || n > 255 {
+			return fmt.Sprintf("%s is more than 255", p)
+		}
+	}
+	return want
+}
+
+// errMalformedHost is returned (wrapped, with why) for a host name that
+// is not one: it is refused before any lookup.
+var errMalformedHost = errors.New("malformed host name")
+
+// checkHostName checks what a resolver would do best not to be asked:
+// a name of at most 253 characters (one trailing dot apart: a fully
+// qualified name), each dot-separated label of 1 to 63 letters, digits
+// and hyphens, not starting or ending with a hyphen. Underscores are let
+// through, as Go's resolver, Docker's DNS and /etc/hosts take them
+// (compose services named db_1). A space (a trailing one from a copy and
+// paste), a control character, a byte-order mark, a non-ASCII letter,
+// a '%' zone: each is named, with where it is.
+func checkHostName(host string) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", errMalformedHost, fmt.Sprintf(format, a...))
+	}
+	n := 0
+	for i, r := range host {
+		n++
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(host[i:], "\uFFFD"):
+			return bad("byte 0x%02x at character %d is not UTF-8 text", host[i], n)
+		case r == '\uFEFF' && i == 0:
+			return bad("it starts with a UTF-8 byte-order mark (U+FEFF): save the file, or copy the name, without it")
+		case r == '\uFEFF':
+			return bad("a byte-order mark (U+FEFF) at character %d", n)
+		case r == ' ' && strings.TrimLeft(host[i:], " ") == "":
+			return bad("it ends with a space")
+		case r == ' ' && i == 0:
+			return bad("it starts with a space")
+		case r == ' ':
+			return bad("a space at character %d (one target per argument, or per line)", n)
+		case unicode.IsControl(r):
+			return bad("a control character (%U) at character %d", r, n)
+		case r == '%':
+			return bad("'%%' at character %d: a zone (%%eth0) is for IPv6 addresses; --interface chooses the interface", n)
+		case r >= utf8.RuneSelf:
+			return bad("non-ASCII character %q (%U) at character %d: write an internationalised name in its xn-- (Punycode) form", r, r, n)
+		case r != '.' && r != '-' && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'):
+			return bad("%q at character %d: a host name has letters, digits, hyphens and dots", r, n)
+		}
+	}
+	name := strings.TrimSuffix(host, ".")
+	if len(name) > 253 {
+		return bad("%d characters, more than 253", len(name))
+	}
+	for i, label := range strings.Split(name, ".") {
+		switch {
+		case label == "":
+			return bad("label %d is empty (two dots in a row, or a dot at the start)", i+1)
+		case len(label) > 63:
+			return bad("label %d has %d characters, more than 63", i+1, len(label))
+		case label[0] == '-':
+			return bad("label %s starts with a hyphen", quoteInput(label))
+		case label[len(label)-1] == '-':
+			return bad("label %s ends with a hyphen", quoteInput(label))
+		}
+	}
+	return nil
+}
+
+// quoted is s quoted by quoteInput when it is printed: most targets are
+// parsed without an error, and need no quoting.
+type quoted string
+
+func (q quoted) String() string { return quoteInput(string(q)) }
+
+// quoteInput quotes s for a message (as %q does), shortened beyond 64
+// bytes: a message is one line a person reads, whatever was given.
+func quoteInput(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 func parsePort(s string) (uint16, error) {
@@ -207,28 +371,23 @@ func parsePorts(s string) ([]uint16, error) {
 	return out, nil
 }
 
-// readExcludeFile reads one target per line; '#' starts a comment.
+// readExcludeFile reads one target per line; '#' starts a comment. The
+// file is read within readListFile's limits, and reading stops when ctx
+// is cancelled (the error then wraps ctx.Err()). Every error names the
+// file and, but for one opening it, the line.
 func readExcludeFile(ctx context.Context, path string, lookup resolver, note func(string)) ([]probe.AddrRange, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("exclude file: %v", err)
-	}
-	defer f.Close()
 	var out []probe.AddrRange
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		s, _, _ := strings.Cut(sc.Text(), "#")
+	err := readListFile(ctx, "exclude file", path, func(_ int, s string) error {
+		s, _, _ = strings.Cut(s, "#")
 		if s = strings.TrimSpace(s); s == "" {
-			continue
+			return nil
 		}
 		t, err := parseExclude(ctx, s, lookup, note)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
-		}
 		out = append(out, t...)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("exclude file: %v", err)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
