@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -37,6 +38,10 @@ type ran struct {
 
 // runCtx is runT with a context (cancel it for Ctrl-C), and the names
 // looked up.
+// errNoNetwork is runCtx's engine: it will not open, as raw sockets do
+// without the privilege.
+var errNoNetwork = fmt.Errorf("this test has no network: %w", raw.ErrPermission)
+
 func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -53,10 +58,13 @@ func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
 			}
 			return nil, errors.New("no such host")
 		},
-		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
+		// Opening fails, in every mode: no raw sockets, and no fallback
+		// to connect() either, which would probe for real from the
+		// machine's own namespace. A test that needs the engine runs in
+		// the lab, or on a fake Conn (outputs_test.go's runSilent).
+		open: func(probe.OpenConfig) (*probe.Prober, error) {
 			r.opened = true
-			cfg.Listen = func(*raw.Config) (probe.Conn, error) { return nil, raw.ErrPermission }
-			return probe.Open(cfg)
+			return nil, errNoNetwork
 		},
 	}
 	err := execute(ctx, g, args, &out, &errb)
