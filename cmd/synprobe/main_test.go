@@ -58,12 +58,16 @@ func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
 			}
 			return nil, errors.New("no such host")
 		},
-		// Opening fails, in every mode: no raw sockets, and no fallback
-		// to connect() either, which would probe for real from the
-		// machine's own namespace. A test that needs the engine runs in
-		// the lab, or on a fake Conn (outputs_test.go's runSilent).
-		open: func(probe.OpenConfig) (*probe.Prober, error) {
+		// No raw sockets, and no fallback from them to connect(), which
+		// would probe for real from the machine's own namespace: only a
+		// test that asks for --mode connect gets it, and it probes
+		// loopback. A test that needs the engine otherwise runs in the
+		// lab, or on a fake Conn (outputs_test.go's runSilent).
+		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
 			r.opened = true
+			if cfg.Mode == probe.ModeConnect {
+				return probe.Open(cfg)
+			}
 			return nil, errNoNetwork
 		},
 	}
