@@ -376,11 +376,7 @@ func TestPacketPathBatchOf64(t *testing.T) {
 	l := packetLab(t)
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999, Tx: TxPacket})
 	src := l.Addr(lab.ProberName)
-	var pkts []Outgoing
-	for i := range 64 {
-		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
-		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst, uint32(i)})
-	}
+	pkts := synsToSlash16(t, src)
 	if n, err := c.WriteBatch(pkts); n != 64 || err != nil {
 		t.Fatalf("WriteBatch: %d %v", n, err)
 	}

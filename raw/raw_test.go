@@ -277,11 +277,7 @@ func TestBatchOf64(t *testing.T) {
 	l := testLab(t)
 	c := listen(t, l, &Config{PortLo: 40000, PortHi: 40999})
 	src := l.Addr(lab.ProberName)
-	var pkts []Outgoing
-	for i := range 64 {
-		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
-		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst, uint32(i)})
-	}
+	pkts := synsToSlash16(t, src)
 	if n, err := c.WriteBatch(pkts); n != 64 || err != nil {
 		t.Fatalf("WriteBatch: %d %v", n, err)
 	}
@@ -644,4 +640,16 @@ func TestCloseWhileReadingStamps(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the reading goroutine did not see the close")
 	}
+}
+
+// synsToSlash16 is 64 SYNs from src to 64 addresses of 198.19.0.0/16, to
+// port 80 from ports 40100 to 40163, each with its number as sequence
+// number and as ID.
+func synsToSlash16(t *testing.T, src netip.Addr) []Outgoing {
+	var pkts []Outgoing
+	for i := range 64 {
+		dst := netip.AddrFrom4([4]byte{198, 19, byte(i), byte(3 * i)})
+		pkts = append(pkts, Outgoing{syn(t, src, dst, uint16(40100+i), 80, uint32(i)), dst, uint32(i)})
+	}
+	return pkts
 }

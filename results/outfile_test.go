@@ -17,7 +17,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/synprobe/synprobe/internal/privileged"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -222,21 +222,6 @@ func TestOutputSymlinkToRegularFile(t *testing.T) {
 	}
 }
 
-// mknod makes a character device node with the numbers of /dev/full
-// (1, 7) or /dev/null (1, 3) in dir: never the machine's own.
-func mknod(t *testing.T, dir, name string, major, minor uint32) (string, uint64) {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	dev := unix.Mkdev(major, minor)
-	if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(dev)); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			privileged.Skip(t, "mknod: "+err.Error())
-		}
-		t.Fatal(err)
-	}
-	return p, dev
-}
-
 // stillDevice checks that p is the character device dev it was.
 func stillDevice(t *testing.T, p string, dev uint64) {
 	t.Helper()
@@ -254,8 +239,8 @@ func stillDevice(t *testing.T, p string, dev uint64) {
 // naming the path. So through a symbolic link, which stays a link.
 func TestOutputCharDevice(t *testing.T) {
 	dir := t.TempDir()
-	full, fullDev := mknod(t, dir, "full", 1, 7)
-	null, nullDev := mknod(t, dir, "null", 1, 3)
+	full, fullDev := labtest.Mknod(t, dir, "full", 1, 7)
+	null, nullDev := labtest.Mknod(t, dir, "null", 1, 3)
 	fullLink := filepath.Join(dir, "full-link")
 	os.Symlink("full", fullLink)
 	nullLink := filepath.Join(dir, "null-link")

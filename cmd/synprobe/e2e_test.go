@@ -265,16 +265,8 @@ func TestEndToEnd(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stdout, "3 checks, 2 passed, 1 failed") {
 			t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
 		}
-		b, err := os.ReadFile(junit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Tests    int `xml:"tests,attr"`
-			Failures int `xml:"failures,attr"`
-		}
-		if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 3 || doc.Failures != 1 {
-			t.Fatalf("junit %+v %v", doc, err)
+		if doc, b := readJUnit(t, junit); doc.Tests != 3 || doc.Failures != 1 {
+			t.Fatalf("junit %+v:\n%s", doc, b)
 		}
 		p, _ := os.ReadFile(prom)
 		if !strings.Contains(string(p), `synprobe_check_success{check="198.18.10.10:81",target="198.18.10.10",port="81"} 0`) {
@@ -360,26 +352,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 
 		// JUnit: every check a testcase, the unfinished ones errors.
-		b, err := os.ReadFile(junit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Tests    int `xml:"tests,attr"`
-			Failures int `xml:"failures,attr"`
-			Errors   int `xml:"errors,attr"`
-			Suites   []struct {
-				Cases []struct {
-					Name  string `xml:"name,attr"`
-					Error *struct {
-						Type string `xml:"type,attr"`
-					} `xml:"error"`
-				} `xml:"testcase"`
-			} `xml:"testsuite"`
-		}
-		if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 3 || doc.Failures != 0 || doc.Errors != 2 || len(doc.Suites) != 1 ||
-			len(doc.Suites[0].Cases) != 3 {
-			t.Fatalf("junit %+v %v:\n%s", doc, err, b)
+		doc, b := readJUnit(t, junit)
+		if doc.Tests != 3 || doc.Failures != 0 || doc.Errors != 2 || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 3 {
+			t.Fatalf("junit %+v:\n%s", doc, b)
 		}
 		for i, typ := range []string{"", "Interrupted", "NotRun"} {
 			c := doc.Suites[0].Cases[i]
@@ -597,4 +572,34 @@ func startWatched(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines, exited <-
 		<-done
 	})
 	return stdout, stderr, ch
+}
+
+// junitDoc is what the tests read of a JUnit report.
+type junitDoc struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Suites   []struct {
+		Cases []struct {
+			Name  string `xml:"name,attr"`
+			Error *struct {
+				Type string `xml:"type,attr"`
+			} `xml:"error"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+// readJUnit reads the JUnit report at path, failing the test if it does
+// not parse; it returns the file's bytes too, for messages.
+func readJUnit(t *testing.T, path string) (junitDoc, []byte) {
+	t.Helper()
+	var doc junitDoc
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = xml.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatalf("junit %s: %v:\n%s", path, err, b)
+	}
+	return doc, b
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/results"
 )
@@ -31,7 +32,7 @@ import (
 // ENOSPC, as stdout redirected to a full disk.
 func fullStdout(t *testing.T) *os.File {
 	t.Helper()
-	p, _ := mknodT(t, t.TempDir(), "full", 1, 7)
+	p, _ := labtest.Mknod(t, t.TempDir(), "full", 1, 7)
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func unless(ok bool, what string) string {
 func TestOutputFailedExit4(t *testing.T) {
 	full := fullStdout(t)
 	dir := t.TempDir()
-	fullPcap, _ := mknodT(t, dir, "full", 1, 7)
+	fullPcap, _ := labtest.Mknod(t, dir, "full", 1, 7)
 	answers := loopbackListener(t) // ping and check are answered: exit 0 but for the output
 	silent := []string{"--mode", "raw", "--timeout", "20ms"}
 	connect := []string{"--mode", "connect", "-i", "1ms"}
@@ -291,7 +292,7 @@ func TestStdoutFailsMidway(t *testing.T) {
 // stdout is full. Before, the check exited 3 and the ping 1 in silence.
 func TestFailedCheckOutranksAFailedOutput(t *testing.T) {
 	dir := t.TempDir()
-	full, _ := mknodT(t, dir, "full", 1, 7)
+	full, _ := labtest.Mknod(t, dir, "full", 1, 7)
 	code, stdout, stderr := runSilent(t, "check", "198.19.0.1:80=closed", "--mode", "raw", "--timeout", "20ms", "--junit", full)
 	if code != exitCheckFail || stderr != "synprobe: write "+full+": no space left on device\n" || !strings.Contains(stdout, "1 failed") {
 		t.Errorf("check: exit %d, stderr %q, stdout %q: want 1, the failure on stdout and the output's on stderr", code, stderr, stdout)

@@ -88,7 +88,7 @@ func TestExitCodesInTheLab(t *testing.T) {
 			OpenPorts: []uint16{80}, Prefix: p("198.19.0.0/16")},
 	}})
 	dir := t.TempDir()
-	fullPath, _ := mknodT(t, dir, "full", 1, 7)
+	fullPath, _ := labtest.Mknod(t, dir, "full", 1, 7)
 	full, err := os.OpenFile(fullPath, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

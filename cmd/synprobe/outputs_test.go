@@ -20,7 +20,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/synprobe/synprobe/internal/privileged"
+	"github.com/synprobe/synprobe/internal/labtest"
 	"github.com/synprobe/synprobe/probe"
 	"github.com/synprobe/synprobe/raw"
 	"golang.org/x/sys/unix"
@@ -69,21 +69,6 @@ func runSilentTo(ctx context.Context, stdout, stderr io.Writer, args ...string) 
 // checkArgs is a check that passes on a silent network, quickly.
 var checkArgs = []string{"check", "198.19.0.1:80=filtered,probes=2", "--mode", "raw", "--timeout", "20ms", "-i", "1ms"}
 
-// mknodT makes a character device node with the numbers of /dev/full
-// (1, 7) or /dev/null (1, 3) in dir: never the machine's own.
-func mknodT(t *testing.T, dir, name string, major, minor uint32) (string, uint64) {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	dev := unix.Mkdev(major, minor)
-	if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(dev)); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			privileged.Skip(t, "mknod: "+err.Error())
-		}
-		t.Fatal(err)
-	}
-	return p, dev
-}
-
 func isDevice(p string, dev uint64) bool {
 	st, err := os.Lstat(p)
 	return err == nil && st.Mode()&fs.ModeCharDevice != 0 && st.Sys().(*syscall.Stat_t).Rdev == dev
@@ -95,8 +80,8 @@ func isDevice(p string, dev uint64) bool {
 // output failed), the report on stdout whole; a null device takes it all.
 func TestCheckOutputToDevice(t *testing.T) {
 	dir := t.TempDir()
-	full, fullDev := mknodT(t, dir, "full", 1, 7)
-	null, nullDev := mknodT(t, dir, "null", 1, 3)
+	full, fullDev := labtest.Mknod(t, dir, "full", 1, 7)
+	null, nullDev := labtest.Mknod(t, dir, "null", 1, 3)
 	for _, flag := range []string{"--prom", "--junit", "--pcap"} {
 		code, stdout, stderr := runSilent(t, append(checkArgs, flag, full)...)
 		if code != exitOutput || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, full+": ") ||
