@@ -79,11 +79,23 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // Every error is one line that starts with FILE:LINE, for a person to fix
 // the file with; a Spec's Where is FILE:LINE of its target.
 func ReadFile(path string) ([]Spec, error) {
-	b, err := readLimited(path, MaxFileSize)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("check file: %w", err)
+	}
+	defer f.Close()
+	return Read(f, path)
+}
+
+// Read reads a check file from r, at most MaxFileSize bytes of it; name
+// is the file's, for messages. The caller decides how r is opened (and
+// closes it to stop a read that waits, on a FIFO say).
+func Read(r io.Reader, name string) ([]Spec, error) {
+	b, err := readLimited(r, name, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	f := checkFile{path: path}
+	f := checkFile{path: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, f.yamlErr(err, 1)
@@ -128,13 +140,8 @@ func ReadFile(path string) ([]Spec, error) {
 // readLimited reads at most limit bytes of path, and one more to tell a
 // file of exactly limit bytes from a larger one, whatever the file is: a
 // device such as /dev/zero has no size to look at beforehand.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("check file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+func readLimited(r io.Reader, path string, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("check file: %w", err)

@@ -156,8 +156,8 @@ func readChecks(ctx context.Context, g *globals, file string, args []string) ([]
 	var specs []check.Spec
 	if file != "" {
 		var err error
-		if specs, err = check.ReadFile(file); err != nil {
-			return nil, nil, nil, usageErrorf("%v", err)
+		if specs, err = readCheckFile(ctx, file); err != nil {
+			return nil, nil, nil, inputError(ctx, err)
 		}
 	}
 	argSpecs, err := check.ParseArgs(args)
@@ -183,4 +183,17 @@ func readChecks(ctx context.Context, g *globals, file string, args []string) ([]
 // indent puts prefix before every line of s.
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
+}
+
+// readCheckFile reads a check file, stopping when ctx is cancelled (Ctrl-C,
+// SIGTERM), even while it waits to open or to read a FIFO.
+func readCheckFile(ctx context.Context, path string) ([]check.Spec, error) {
+	f, err := openContext(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("check file: %w", err)
+	}
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
+	return check.Read(f, path)
 }

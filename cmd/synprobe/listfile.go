@@ -115,10 +115,11 @@ func openContext(ctx context.Context, path string) (*os.File, error) {
 
 // inputError is the exit error for an error reading input: bad input
 // (exit 2, its one line), or, once ctx is cancelled, an interrupted
-// command (130, with nothing to say, as when a scan is interrupted).
+// command (128 + the signal, with nothing to say, as when a scan is
+// interrupted).
 func inputError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return &exitError{code: exitInterrupt}
+		return interrupted(ctx) // 130, 143 or 129: the signal's
 	}
 	return usageErrorf("%v", err)
 }
