@@ -16,11 +16,24 @@ import (
 	"github.com/synprobe/synprobe/internal/privileged"
 )
 
-// TestRouteLostMidScanExits3: the route to a /16 under scan is deleted
-// once 5,000 results are out. Every probe still has its result (the rest
-// no-route), and the scan says on one line what went away and when, and
-// exits 3, "could not probe fully", not 0.
+// TestRouteLostMidScanExits3: the route to a /16 under scan is deleted,
+// or the interface it goes through taken down, once 5,000 results are
+// out. Every probe still has its result (the rest no-route), and the scan
+// says on one line what went away and when, and exits 3, "could not probe
+// fully", not 0.
 func TestRouteLostMidScanExits3(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		fault []string // run in the prober's namespace
+	}{
+		{"route deleted", []string{"ip", "route", "del", "198.19.0.0/16"}},
+		{"interface down", []string{"ip", "link", "set", "dev", "to-big", "down"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { routeLost(t, c.fault) })
+	}
+}
+
+func routeLost(t *testing.T, fault []string) {
 	privileged.Require(t)
 	p, a := netip.MustParsePrefix, netip.MustParseAddr
 	l := labtest.Start(t, lab.Topology{Nodes: []lab.Node{
@@ -51,8 +64,8 @@ func TestRouteLostMidScanExits3(t *testing.T) {
 			noRoute++
 		}
 		if lines == 5000 {
-			if out, err := l.Command(ctx, lab.ProberName, "ip", "route", "del", "198.19.0.0/16").CombinedOutput(); err != nil {
-				t.Fatalf("ip route del: %v: %s", err, out)
+			if out, err := l.Command(ctx, lab.ProberName, fault[0], fault[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v: %s", fault, err, out)
 			}
 		}
 	}
