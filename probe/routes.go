@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"sort"
 	"sync"
 	"time"
 
@@ -141,4 +142,95 @@ func routed(conn Conn, ts *TargetSet) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// ErrRepliesStopped: replies stopped coming in the middle of a scan (a
+// target gone, a link cut further on, a firewall that started dropping)
+// where, at the rate they had come, many more were due: the results
+// after it say filtered/no-response, and may not be the network's own.
+var ErrRepliesStopped = errors.New("replies stopped during the run")
+
+// silenceMinExpected is how many replies must have been due, at the
+// rate the first pass had them, for their absence to be a fault: with 50
+// due, none coming by chance is as likely as 50 heads in a row.
+const silenceMinExpected = 50
+
+// replyWatch notices replies that stopped mid-scan. The probes of a scan
+// go out in a keyed pseudo-random order, so the targets that answer are
+// spread over the whole first pass: a first pass whose last stretch got
+// no reply at all, where at the rate of the rest many were due, is a
+// fault, not the network's shape. The stretch starts at the transmit
+// time of the latest probe that was answered; how many first-pass probes
+// went out after it comes from samples of the count the receiver takes as
+// it goes (a retry pass sends only what did not answer, so only the first
+// pass counts). Receiving goroutine only.
+type replyWatch struct {
+	began   time.Time
+	last    time.Time // the transmit time of the latest probe answered
+	replies uint64
+	// samples of (time, first-pass probes sent), at least sampleEvery
+	// apart, the last len(samples) of them.
+	samples []sentSample
+	n       int // samples taken
+}
+
+type sentSample struct {
+	t    time.Time
+	sent uint64
+}
+
+const sampleEvery = 5 * time.Millisecond
+
+func newReplyWatch() *replyWatch {
+	return &replyWatch{began: time.Now(), samples: make([]sentSample, 8192)}
+}
+
+// sample notes that sent first-pass probes had gone out by now.
+func (w *replyWatch) sample(now time.Time, sent uint64) {
+	if w.n > 0 && now.Sub(w.samples[(w.n-1)%len(w.samples)].t) < sampleEvery {
+		return
+	}
+	w.samples[w.n%len(w.samples)] = sentSample{now, sent}
+	w.n++
+}
+
+// reply notes a reply to a probe sent at tx.
+func (w *replyWatch) reply(tx time.Time) {
+	w.replies++
+	if tx.After(w.last) {
+		w.last = tx
+	}
+}
+
+// sentBy is the first-pass count of the first sample at or after t (so
+// no more than were sent after t are counted as silent), or of the
+// oldest one kept when t is older.
+func (w *replyWatch) sentBy(t time.Time) uint64 {
+	kept := min(w.n, len(w.samples))
+	lo, hi := w.n-kept, w.n // samples lo..hi-1, oldest first
+	at := func(i int) sentSample { return w.samples[i%len(w.samples)] }
+	i := lo + sort.Search(hi-lo, func(k int) bool { return !at(lo + k).t.Before(t) })
+	if i == hi {
+		return at(hi - 1).sent
+	}
+	return at(i).sent
+}
+
+// err is ErrRepliesStopped with when and how many, given the first-pass
+// probes sent in all; or nil.
+func (w *replyWatch) err(sent uint64) error {
+	if w.replies == 0 || w.n == 0 {
+		return nil
+	}
+	before := w.sentBy(w.last)
+	if before == 0 || sent <= before {
+		return nil
+	}
+	silent := sent - before
+	due := float64(silent) * float64(w.replies) / float64(before)
+	if due < silenceMinExpected {
+		return nil
+	}
+	return fmt.Errorf("%w: no probe sent after %.1f s into it was answered, though %d more went out, of which about %.0f would have been answered at the rate before",
+		ErrRepliesStopped, w.last.Sub(w.began).Seconds(), silent, due)
 }

@@ -68,3 +68,68 @@ func TestRouteLostMidScan(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesStoppedMidScan: the target stops answering after 300 probes
+// of a /22 (taken away, or a link cut further on), with no route lost.
+// Every probe still has its result, the rest filtered/no-response, and
+// the scan ends with ErrRepliesStopped, which says when and how many were
+// due. A scan where half the targets never answer, spread over the whole
+// order, is no such fault; nor is one where the targets after some point
+// answer with ICMP errors instead.
+func TestRepliesStoppedMidScan(t *testing.T) {
+	var sent atomic.Int64
+	f := newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags == craft.FlagSYN && sent.Add(1) <= 300 {
+			answerEverySYN(f, p, at)
+		}
+	})
+	var c collector
+	err := Scan(context.Background(), ScanConfig{Targets: targets(t, "198.19.0.0/22"), Ports: []uint16{80}, Rate: 20000,
+		Timeout: 100 * time.Millisecond}, f, c.add, nil)
+	if !errors.Is(err, ErrRepliesStopped) || errors.Is(err, ErrRouteLost) {
+		t.Fatalf("scan whose target stopped answering: %v, want %v", err, ErrRepliesStopped)
+	}
+	open, silent := 0, 0
+	for _, r := range c.rs {
+		switch {
+		case r.State == StateOpen:
+			open++
+		case r.Reason == ReasonNoResponse:
+			silent++
+		}
+	}
+	if len(c.rs) != 1024 || open != 300 || silent != 724 {
+		t.Fatalf("%d results: %d open, %d no-response; want 1024: 300 and 724", len(c.rs), open, silent)
+	}
+	for _, want := range []string{"s into it", "more went out", "would have been answered"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+
+	// Half the targets never answer, wherever they fall in the order.
+	f = newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		if p.TCP.Flags == craft.FlagSYN && p.IP.Dst.As4()[3]%2 == 0 {
+			answerEverySYN(f, p, at)
+		}
+	})
+	if err := Scan(context.Background(), ScanConfig{Targets: targets(t, "198.19.0.0/22"), Ports: []uint16{80}, Rate: 20000,
+		Timeout: 100 * time.Millisecond, Retries: 1}, f, func(Result) {}, nil); err != nil {
+		t.Fatalf("half the targets silent: %v", err)
+	}
+	// After 300 probes, ICMP errors instead of SYN-ACKs: replies still.
+	sent.Store(0)
+	f = newFake(func(f *fakeConn, p *craft.Packet, at time.Time) {
+		switch {
+		case p.TCP.Flags != craft.FlagSYN:
+		case sent.Add(1) <= 300:
+			answerEverySYN(f, p, at)
+		default:
+			f.queueReply(icmpUnreach(p, 13, mustAddr("198.18.2.2")), at.Add(time.Millisecond))
+		}
+	})
+	if err := Scan(context.Background(), ScanConfig{Targets: targets(t, "198.19.0.0/22"), Ports: []uint16{80}, Rate: 20000,
+		Timeout: 100 * time.Millisecond}, f, func(Result) {}, nil); err != nil {
+		t.Fatalf("ICMP errors after 300 probes: %v", err)
+	}
+}

@@ -103,6 +103,7 @@ type scanner struct {
 	rx      *receiver
 	held    *holdQueue
 	routes  *routeWatch
+	replies *replyWatch
 
 	firstPass uint64 // probes of the first pass (sent or refused); written by the sending side only
 	// passesDone counts the passes over the order walked to the end;
@@ -127,7 +128,8 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 	if prog == nil {
 		prog = &Progress{}
 	}
-	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, settled: make(chan struct{})}
+	s := &scanner{cfg: cfg, conn: conn, emit: emit, prog: prog, log: cfg.Logger, settled: make(chan struct{}),
+		replies: newReplyWatch()}
 	src, err := pickSource(s.log, conn, cfg.Source, cfg.Targets)
 	if err != nil {
 		return nil, err
@@ -242,8 +244,15 @@ func (s *scanner) run(ctx context.Context) error {
 		s.log.Warn().Uint64("stamps", rx.unstamped).Msg("transmit stamps came back too late to find their probes, whose latencies are missing: " +
 			"the receiving goroutine fell behind; a lower --rate or fewer --senders keeps every one")
 	}
-	return errors.Join(sendErr, rxErr, s.routes.err())
+	var silence error
+	if ctx.Err() == nil && sendErr == nil && s.routes.err() == nil {
+		silence = s.replies.err(s.firstSent())
+	}
+	return errors.Join(sendErr, rxErr, s.routes.err(), silence)
 }
+
+// firstSent is how many probes of the first pass have been sent.
+func (s *scanner) firstSent() uint64 { return s.prog.Sent.Load() - s.prog.Retransmitted.Load() }
 
 func isClosed(ch <-chan struct{}) bool {
 	select {
@@ -313,6 +322,7 @@ func (s *scanner) receive(stop <-chan struct{}) error {
 			return err
 		}
 		now := time.Now()
+		s.replies.sample(now, s.firstSent())
 		if now.Sub(lastSweep) > 250*time.Millisecond {
 			s.held.expire(now)
 			lastSweep = now

@@ -17,6 +17,9 @@ import (
 
 // onReply settles the probe rp answers.
 func (s *scanner) onReply(rp *reply, m *raw.Incoming) {
+	if t, _, ok := s.rx.tx.get(rp.key); ok {
+		s.replies.reply(t)
+	}
 	if rp.icmp {
 		s.onICMP(rp, m)
 		return
