@@ -244,5 +244,3 @@ func dialWatchingICMPv6(t *testing.T, l *Lab, a netip.Addr, port uint16) (int, e
 		}
 	}
 }
-
-

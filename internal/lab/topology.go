@@ -302,15 +302,15 @@ type Expectation struct {
 	InitialTTL int           // the target's net.ipv4.ip_default_ttl
 	ReplyTTL   int           // TTL of its replies at the prober: InitialTTL - Hops
 	MSS        int           // MSS option the prober receives: AdvMSS, or 1460 on a 1500 MTU, after every clamp on the path
+	RTT        time.Duration // added round-trip delay on the path (sum of both directions' delays)
+	// Unanswered is the probability that a single SYN gets no SYN-ACK
+	// because of loss on the path: 1 - product of (1-loss) both ways.
+	Unanswered float64
 	// MSS6 is the MSS option the prober receives over IPv6: MSS less 20,
 	// the IPv6 header's extra bytes (1440 on a 1500 MTU; AdvMSS and
 	// ClampMSS are applied less 20 on IPv6 routes and clamps). The hop
 	// limit of IPv6 replies is ReplyTTL: InitialTTL sets both families.
 	MSS6 int
-	RTT        time.Duration // added round-trip delay on the path (sum of both directions' delays)
-	// Unanswered is the probability that a single SYN gets no SYN-ACK
-	// because of loss on the path: 1 - product of (1-loss) both ways.
-	Unanswered float64
 }
 
 // Expect is the expectation for target name.
