@@ -4,6 +4,7 @@ package raw
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"syscall"
 	"unsafe"
 
@@ -25,7 +26,10 @@ type mmsg struct {
 	hdrs  [batchMax]mmsghdr
 	iovs  [batchMax]unix.Iovec
 	addrs [batchMax]unix.RawSockaddrInet4
-	oob   [batchMax][128]byte
+	// addrs6 are the IPv6 destinations, allocated only for the IPv6
+	// send socket's state.
+	addrs6 *[batchMax]unix.RawSockaddrInet6
+	oob    [batchMax][128]byte
 	// lls are the link-layer addresses of AF_PACKET sends, allocated
 	// only for the packet socket's state.
 	lls *[batchMax]unix.RawSockaddrLinklayer
@@ -93,6 +97,20 @@ func (m *mmsg) setSend(i int, b []byte, dst [4]byte) {
 	h := &m.hdrs[i].hdr
 	h.Name = (*byte)(unsafe.Pointer(&m.addrs[i]))
 	h.Namelen = unix.SizeofSockaddrInet4
+	h.Control = nil
+	h.SetControllen(0)
+}
+
+// setSend6 points message i at IPv6 packet b for dst (sockaddr_in6, port
+// 0 as an IPV6_HDRINCL socket takes it; a link-local dst's zone, an
+// interface index, is its scope ID). m must have addrs6.
+func (m *mmsg) setSend6(i int, b []byte, dst netip.Addr, scope uint32) {
+	m.iovs[i].Base = &b[0]
+	m.iovs[i].SetLen(len(b))
+	m.addrs6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16(), Scope_id: scope}
+	h := &m.hdrs[i].hdr
+	h.Name = (*byte)(unsafe.Pointer(&m.addrs6[i]))
+	h.Namelen = unix.SizeofSockaddrInet6
 	h.Control = nil
 	h.SetControllen(0)
 }

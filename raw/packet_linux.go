@@ -71,6 +71,7 @@ const (
 const (
 	pathRaw uint8 = iota
 	pathPacket
+	pathRaw6 // the IPv6 raw socket
 )
 
 // Neighbour states whose MAC the kernel itself would use.

@@ -1,4 +1,4 @@
-// Package raw moves IPv4 packets through Linux raw sockets: hand-built
+// Package raw moves IPv4 and IPv6 packets through Linux raw sockets: hand-built
 // packets out (IP_HDRINCL, in batches), TCP and ICMP replies in (through a
 // classic BPF filter, in batches), with kernel timestamps on both sides and
 // a route lookup for the source address. For a process without raw
@@ -51,8 +51,11 @@ func (e *permissionError) Unwrap() error { return e.err }
 // gives none: Linux's own ephemeral range (net.ipv4.ip_local_port_range).
 const DefaultPortLo, DefaultPortHi uint16 = 32768, 61000
 
-// Outgoing is one packet to send: Buf holds the whole IPv4 packet, header
-// included; Dst is where the kernel routes it. ID tags the packet's
+// Outgoing is one packet to send: Buf holds the whole IPv4 or IPv6
+// packet, header included; Dst is where the kernel routes it, and its
+// family picks the socket (an IPv6 Dst goes through the IPV6_HDRINCL
+// socket, also with TxPacket; a link-local one takes its zone, or
+// Config.Interface, as its scope). ID tags the packet's
 // transmit stamp: ReadTxTimestamps returns it with the time, so the caller
 // can tell which packet left when without a copy of it (see TxStamp).
 type Outgoing struct {
@@ -62,7 +65,9 @@ type Outgoing struct {
 }
 
 // Incoming is one received packet. The caller owns Buf (its capacity is
-// what may be read); N bytes of it are the IPv4 packet, header included.
+// what may be read); N bytes of it are the whole packet as it arrived,
+// IPv4 or IPv6 (by its version nibble), header included: an IPv6 one with
+// its true hop limit, traffic class and flow label.
 type Incoming struct {
 	Buf    []byte
 	N      int
@@ -74,10 +79,11 @@ type Incoming struct {
 // Outgoing.ID: the kernel tagged the stamp with it (Linux 6.13 and later,
 // SCM_TS_OPT_ID) or the stamp is a user-space time recorded at send.
 // Without, the stamp comes with a copy of the start of its packet, by which
-// the caller matches it: HasID is false and Buf[:N] holds the IPv4 header
+// the caller matches it: HasID is false and Buf[:N] holds the IP header
 // and the TCP header up to its flags, at least (craft.SegmentStart reads
-// them; the tap keeps 48 bytes, enough with up to 12 bytes of IPv4
-// options). The packet tap's stamps come so, and so do error-queue stamps
+// them; the tap keeps 64 bytes: an IPv4 start with up to 12 bytes of
+// options needs 48, an IPv6 one craft.SegmentStartLen6, 54; give Buf a
+// capacity of 64). The packet tap's stamps come so, and so do error-queue stamps
 // on kernels before 6.13. The tap sees every matching SYN the host sends,
 // another program's too: the caller keeps only its own.
 type TxStamp struct {
@@ -89,7 +95,8 @@ type TxStamp struct {
 	Kernel bool
 }
 
-// Route is what the kernel would use to reach a destination.
+// Route is what the kernel would use to reach a destination, of either
+// family; a link-local IPv6 Gateway carries its interface as its zone.
 type Route struct {
 	Src     netip.Addr
 	Ifindex int

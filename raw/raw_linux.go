@@ -42,6 +42,18 @@ type Conn struct {
 	icmpRC syscall.RawConn
 	nl     *netlink.Handle
 	pk     *packetTx // the fast path; nil with TxRaw
+	// send6 is the IPv6 send socket (AF_INET6, IPPROTO_RAW, with
+	// IPV6_HDRINCL); rx6 receives IPv6 TCP and ICMPv6 errors whole
+	// (see rx6_linux.go). Both are nil where the kernel has no IPv6.
+	send6   *os.File
+	send6RC syscall.RawConn
+	rx6     *os.File
+	rx6RC   syscall.RawConn
+	// wait is an epoll set of the receiving sockets, in the runtime
+	// poller: ReadBatch waits on it for any of them, so a packet of
+	// either family wakes it (and SetReadDeadline applies to it).
+	wait   *os.File
+	waitRC syscall.RawConn
 	// tap stamps what the send sockets send (see tap_linux.go); nil
 	// when the kernel gives no tap, and their error queues stamp
 	// instead.
@@ -55,6 +67,8 @@ type Conn struct {
 	// own while the sockets are shared.
 	writers chan *writer
 	rm      *mmsg // recvmmsg state for TCP
+	r6m     *mmsg // recvmmsg state for IPv6
+	rb      readBatch
 	im, em  *mmsg // ICMP and error-queue receive state
 	// escratch takes the (empty) payload of a tagged stamp read into a
 	// TxStamp without a buffer.
@@ -84,6 +98,7 @@ const fullWait = 10 * time.Second
 // socket.
 type writer struct {
 	wm   *mmsg
+	wm6  *mmsg // for the IPv6 socket
 	pk   *packetTx
 	path [batchMax]uint8 // the path each packet of the batch takes
 }
@@ -195,6 +210,9 @@ func Listen(c *Config) (*Conn, error) {
 			}
 		}
 	}
+	if err := conn.openIPv6(); err != nil {
+		return nil, err
+	}
 	if conn.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 		return nil, fmt.Errorf("raw: netlink: %w", err)
 	}
@@ -211,13 +229,27 @@ func Listen(c *Config) (*Conn, error) {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 			}) == nil
 		}
+		if conn.rx6 != nil {
+			rxOK = rxOK && control(conn.rx6RC, func(fd int) error {
+				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			}) == nil
+		}
 		conn.kernelRx = rxOK
 	}
-	conn.rm, conn.im, conn.em = newMmsg(false), newMmsg(false), newMmsg(false)
+	if err := conn.openWait(); err != nil {
+		return nil, err
+	}
+	conn.rm, conn.im, conn.em, conn.r6m = newMmsg(false), newMmsg(false), newMmsg(false), newMmsg(false)
+	conn.rb.fn = func(uintptr) bool {
+		r := &conn.rb
+		r.n, r.err = conn.readReady(r.msgs)
+		return r.n > 0 || r.err != nil
+	}
 	nw := max(cfg.Writers, 1)
 	conn.writers = make(chan *writer, nw)
 	for i := range nw {
-		w := &writer{wm: newMmsg(true), pk: conn.pk}
+		w := &writer{wm: newMmsg(true), wm6: newMmsg(true), pk: conn.pk}
+		w.wm6.addrs6 = new([batchMax]unix.RawSockaddrInet6)
 		if conn.pk != nil && i > 0 {
 			w.pk = conn.pk.clone()
 		}
@@ -329,6 +361,9 @@ func (c *Conn) closeTap() {
 // setTxStamping sets SO_TIMESTAMPING to flags on every send socket.
 func (c *Conn) setTxStamping(flags int) error {
 	err := control(c.sendRC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
+	if err == nil && c.send6 != nil {
+		err = control(c.send6RC, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, flags) })
+	}
 	if err == nil && c.pk != nil {
 		err = c.pk.setTimestamping(flags)
 	}
@@ -417,6 +452,14 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 			}
 			continue
 		}
+		if p.Dst.Is6() && !p.Dst.Is4In6() {
+			w.path[i] = pathRaw6
+			w.wm6.setSend6(i, p.Buf, p.Dst, c.scope(p.Dst))
+			if tag {
+				w.wm6.setTag(i, p.ID)
+			}
+			continue
+		}
 		w.path[i] = pathRaw
 		w.wm.setSend(i, p.Buf, p.Dst.As4())
 		if tag {
@@ -434,9 +477,14 @@ func (c *Conn) WriteBatch(pkts []Outgoing) (int, error) {
 		now := time.Now()
 		var n int
 		var err error
-		if path == pathPacket {
+		switch {
+		case path == pathPacket:
 			n, err = w.pk.sendmmsg(sent, end)
-		} else {
+		case path == pathRaw6 && c.send6 == nil:
+			return sent, fmt.Errorf("raw: send to %v: IPv6: %w", pkts[sent].Dst, ErrNotSupported)
+		case path == pathRaw6:
+			n, err = w.wm6.sendNow(c.send6RC, sent, end)
+		default:
 			n, err = w.wm.sendNow(c.sendRC, sent, end)
 		}
 		if n > 0 {
@@ -498,30 +546,6 @@ func (c *Conn) Stats() TxStats {
 	return st
 }
 
-// recvmmsg receives up to count messages into c.rm, waiting through the
-// runtime poller (so deadlines apply) unless c.rm.flags says not to.
-func (c *Conn) recvmmsg(count int) (int, error) {
-	m := c.rm
-	m.start, m.count, m.n, m.errno = 0, count, 0, 0
-	var err error
-	if m.flags&unix.MSG_DONTWAIT != 0 {
-		err = c.tcpRC.Read(m.now)
-	} else {
-		m.flags = unix.MSG_DONTWAIT
-		err = c.tcpRC.Read(m.wait)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if m.errno == unix.EAGAIN {
-		return 0, nil
-	}
-	if m.errno != 0 {
-		return 0, os.NewSyscallError("recvmmsg", m.errno)
-	}
-	return m.n, nil
-}
-
 // recordUserTx records t as the transmit time of pkts.
 func (c *Conn) recordUserTx(pkts []Outgoing, t time.Time) {
 	c.umu.Lock()
@@ -536,46 +560,92 @@ func (c *Conn) recordUserTx(pkts []Outgoing, t time.Time) {
 }
 
 // SetReadDeadline bounds ReadBatch.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.tcp.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.wait.SetReadDeadline(t) }
 
-// ReadBatch fills msgs with received packets: ICMP errors waiting first,
-// then TCP segments, blocking until at least one arrives or the read
-// deadline passes (an error for which os.IsTimeout is true).
+// ReadBatch fills msgs with received packets, each whole, header
+// included, IPv4 or IPv6: ICMP errors waiting first, then IPv6 TCP
+// segments and ICMPv6 errors, then IPv4 TCP segments, blocking until at
+// least one arrives or the read deadline passes (an error for which
+// os.IsTimeout is true). It waits on every receiving socket at once.
 func (c *Conn) ReadBatch(msgs []Incoming) (int, error) {
+	r := &c.rb
+	r.msgs, r.n, r.err = msgs, 0, nil
+	err := c.waitRC.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.msgs = nil
+	if n > 0 {
+		return n, nil
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	return 0, err
+}
+
+// readBatch is ReadBatch's state for the function it gives the poller,
+// made once (a closure per call would allocate).
+type readBatch struct {
+	msgs []Incoming
+	n    int
+	err  error
+	fn   func(uintptr) bool
+}
+
+// readReady reads what is waiting on every receiving socket into msgs,
+// without blocking.
+func (c *Conn) readReady(msgs []Incoming) (int, error) {
 	n := 0
 	for n < len(msgs) {
 		got, err := c.readICMP(&msgs[n])
-		if err != nil || !got {
+		if err != nil {
+			return n, err
+		}
+		if !got {
 			break
 		}
 		n++
 	}
-	if n == len(msgs) {
-		return n, nil
+	if c.rx6 != nil && n < len(msgs) {
+		k, err := c.recvNow(c.r6m, c.rx6RC, msgs[n:])
+		if err != nil {
+			return n, err
+		}
+		n += k
 	}
-	rest := msgs[n:]
-	if len(rest) > batchMax {
-		rest = rest[:batchMax]
+	if n < len(msgs) {
+		k, err := c.recvNow(c.rm, c.tcpRC, msgs[n:])
+		if err != nil {
+			return n, err
+		}
+		n += k
 	}
-	for i := range rest {
-		c.rm.setRecv(i, rest[i].Buf[:cap(rest[i].Buf)])
+	return n, nil
+}
+
+// recvNow receives into msgs (at most batchMax) through m from rc's
+// socket with one recvmmsg, without blocking.
+func (c *Conn) recvNow(m *mmsg, rc syscall.RawConn, msgs []Incoming) (int, error) {
+	if len(msgs) > batchMax {
+		msgs = msgs[:batchMax]
 	}
-	if n > 0 {
-		// ICMP already gives the caller something to do: do not wait.
-		c.rm.flags = unix.MSG_DONTWAIT
-	} else {
-		c.rm.flags = 0
+	for i := range msgs {
+		m.setRecv(i, msgs[i].Buf[:cap(msgs[i].Buf)])
 	}
-	k, err := c.recvmmsg(len(rest))
-	for i := 0; i < k; i++ {
-		rest[i].N = int(c.rm.hdrs[i].n)
-		rest[i].Time, rest[i].Kernel = c.rxTime(c.rm.control(i))
+	m.start, m.count, m.flags, m.n, m.errno = 0, len(msgs), unix.MSG_DONTWAIT, 0, 0
+	if err := rc.Read(m.now); err != nil {
+		return 0, err
 	}
-	n += k
-	if n > 0 {
-		return n, nil
+	switch {
+	case m.errno == unix.EAGAIN:
+		return 0, nil
+	case m.errno != 0:
+		return 0, os.NewSyscallError("recvmmsg", m.errno)
 	}
-	return 0, err
+	for i := 0; i < m.n; i++ {
+		msgs[i].N = int(m.hdrs[i].n)
+		msgs[i].Time, msgs[i].Kernel = c.rxTime(m.control(i))
+	}
+	return m.n, nil
 }
 
 func (c *Conn) readICMP(m *Incoming) (bool, error) {
@@ -631,6 +701,21 @@ func (c *Conn) ReadTxTimestamps(out []TxStamp) (int, error) {
 	if c.tap != nil {
 		return c.tap.read(out), nil
 	}
+	if c.send6 != nil {
+		// The IPv6 socket's queue first: it is the rarer, and so
+		// never waits behind the other.
+		n, err := c.readErrQueue(c.send6RC, out)
+		if err != nil || n == len(out) {
+			return n, err
+		}
+		m, err := c.readTxQueues(out[n:])
+		return n + m, err
+	}
+	return c.readTxQueues(out)
+}
+
+// readTxQueues reads the IPv4 send sockets' error queues.
+func (c *Conn) readTxQueues(out []TxStamp) (int, error) {
 	if c.pk == nil {
 		return c.readErrQueue(c.sendRC, out)
 	}
@@ -704,6 +789,9 @@ func (c *Conn) stampOf(oob, payload []byte, st *TxStamp) bool {
 	if c.stamps == stampTagged {
 		b := cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR)
 		if b == nil {
+			b = cmsgData(oob, unix.SOL_IPV6, unix.IPV6_RECVERR)
+		}
+		if b == nil {
 			b = cmsgData(oob, unix.SOL_PACKET, unix.PACKET_TX_TIMESTAMP)
 		}
 		// The stamp's kind is in info, its ID in data.
@@ -731,6 +819,12 @@ func ipStart(b []byte) []byte {
 	if len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 && b[14]>>4 == 4 && b[14]&0xf >= 5 {
 		return b[14:]
 	}
+	if len(b) >= 54 && b[12] == 0x86 && b[13] == 0xdd && b[14]>>4 == 6 {
+		return b[14:]
+	}
+	if len(b) >= 40 && b[0]>>4 == 6 {
+		return b
+	}
 	if len(b) >= 20 && b[0]>>4 == 4 && b[0]&0xf >= 5 {
 		return b
 	}
@@ -746,10 +840,14 @@ func tsTime(d []byte) time.Time {
 // Route asks the kernel which source address and interface it would use
 // to reach dst; a configured Source or Interface takes precedence.
 func (c *Conn) Route(dst netip.Addr) (Route, error) {
-	if !dst.Is4() {
-		return Route{}, fmt.Errorf("raw: route to %v: only IPv4", dst)
+	dst = dst.Unmap()
+	var opt netlink.RouteGetOptions
+	if z := dst.Zone(); z != "" {
+		opt.Oif = z // a link-local destination's interface
+	} else if dst.Is6() && dst.IsLinkLocalUnicast() && c.cfg.Interface != "" {
+		opt.Oif = c.cfg.Interface
 	}
-	rs, err := c.nl.RouteGet(dst.AsSlice())
+	rs, err := c.nl.RouteGetWithOptions(dst.WithZone("").AsSlice(), &opt)
 	if err != nil || len(rs) == 0 {
 		if err == nil || errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
 			return Route{}, fmt.Errorf("raw: %v: %w", dst, ErrNoRoute)
@@ -763,6 +861,11 @@ func (c *Conn) Route(dst netip.Addr) (Route, error) {
 	}
 	if a, ok := netip.AddrFromSlice(r.Gw); ok {
 		out.Gateway = a.Unmap()
+		if out.Gateway.IsLinkLocalUnicast() && out.Gateway.Is6() {
+			if ifi, err := net.InterfaceByIndex(r.LinkIndex); err == nil {
+				out.Gateway = out.Gateway.WithZone(ifi.Name)
+			}
+		}
 	}
 	if l, err := c.nl.LinkByIndex(r.LinkIndex); err == nil {
 		out.Ifname = l.Attrs().Name
@@ -783,8 +886,10 @@ func (c *Conn) KernelTimestamps() (tx, rx bool) { return c.stamps != stampUser, 
 // Close closes every socket.
 func (c *Conn) Close() error {
 	var errs []error
-	if c.send != nil {
-		errs = append(errs, c.send.Close())
+	for _, f := range []*os.File{c.send, c.send6, c.rx6, c.wait} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
 	}
 	for _, ic := range []*net.IPConn{c.tcp, c.icmp} {
 		if ic != nil {

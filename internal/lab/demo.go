@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// BigPrefix6 is the IPv6 /112 the demo's big host answers for: 65,536
+// addresses, as 198.19.0.0/16, outside every link's /64.
+var BigPrefix6 = netip.MustParsePrefix("2001:2:0:ffff::/112")
+
 // Demo is the ready-made lab of `synprobe lab up`, `make demo` and
 // docs/NETLAB.md. The prober is 198.18.1.1; r1 is one hop away, r2 two.
 //
@@ -44,7 +48,8 @@ func Demo() Topology {
 	big := target("big", "r2", "198.18.17.10", "198.18.17.0/24")
 	big.OpenPorts = []uint16{80}
 	big.Prefix = p("198.19.0.0/16")
-	big.Describe = "one stack answering all of 198.19.0.0/16: port 80 open on 65,536 addresses"
+	big.Prefix6 = BigPrefix6
+	big.Describe = "one stack answering all of 198.19.0.0/16 and 2001:2:0:ffff::/112: port 80 open on 65,536 addresses each"
 
 	edge := target("edge", "r1", "198.18.3.10", "198.18.3.0/24")
 	edge.OpenPorts = []uint16{22, 179}

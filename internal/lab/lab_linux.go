@@ -72,7 +72,7 @@ func start(ctx context.Context, topo Topology, id string) (_ *Lab, err error) {
 			return nil, err
 		}
 		l.addCloser(func() { netns.DeleteNamed(l.names[n]) })
-		if err := l.Do(n, baseSysctls); err != nil {
+		if err := l.Do(n, nodeSysctls); err != nil {
 			return nil, fmt.Errorf("lab: %s: %w", n, err)
 		}
 	}
@@ -136,6 +136,10 @@ func (l *Lab) Close() error {
 
 // Namespace is the name (under /run/netns) of node's namespace.
 func (l *Lab) Namespace(node string) string { return l.names[node] }
+
+// Addr6 is node's IPv6 address, Map6 of its Addr (the prober's is its end
+// of its first link, 2001:2:0:1::1 in the demo).
+func (l *Lab) Addr6(node string) netip.Addr { return Map6(l.Addr(node)) }
 
 // Addr is node's address; the prober's is its end of its first link.
 func (l *Lab) Addr(node string) netip.Addr {
@@ -266,9 +270,42 @@ func writeSysctl(key, val string) error {
 	return nil
 }
 
-// baseSysctls runs in every new namespace: loopback up, IPv6 off (no
-// router solicitations or DAD noise on the wire), generous queues so that
-// a /16 scan is not limited by the lab.
+// nodeSysctls runs in every node's namespace: baseSysctls, then IPv6 on
+// with nothing automatic: no router advertisement is accepted and no
+// address configured from one (so no route ever appears by itself; the
+// prober keeps having no route out of the lab), no duplicate address
+// detection (addresses are usable at once, and no DAD probes cross the
+// wires), no ICMPv6 rate limit. Link-local addresses stay: NDP needs them.
+// The defaults are set before any interface is made, so every veth gets
+// them.
+func nodeSysctls() error {
+	if err := baseSysctls(); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{
+		{"net.ipv6.conf.all.accept_ra", "0"},
+		{"net.ipv6.conf.default.accept_ra", "0"},
+		{"net.ipv6.conf.all.autoconf", "0"},
+		{"net.ipv6.conf.default.autoconf", "0"},
+		{"net.ipv6.conf.all.accept_dad", "0"},
+		{"net.ipv6.conf.default.accept_dad", "0"},
+		{"net.ipv6.conf.all.router_solicitations", "0"},
+		{"net.ipv6.conf.default.router_solicitations", "0"},
+		{"net.ipv6.conf.all.disable_ipv6", "0"},
+		{"net.ipv6.conf.default.disable_ipv6", "0"},
+		{"net.ipv6.icmp.ratelimit", "0"},
+	} {
+		if err := writeSysctl(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baseSysctls runs in every new namespace: loopback up, IPv6 off (a wire
+// namespace keeps it off: it moves frames and has no addresses; a node's
+// turns it on again, nodeSysctls), generous queues so that a /16 scan is
+// not limited by the lab.
 func baseSysctls() error {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
@@ -392,12 +429,45 @@ func vethPair(nsA, nameA, nsB, nameB string) error {
 	})
 }
 
+// ipNet is p as netlink takes it.
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// addAddr puts a/bits on ifname; an IPv6 address without duplicate
+// address detection (IFA_F_NODAD), usable at once.
 func addAddr(ifname string, a netip.Addr, bits int) error {
 	link, err := netlink.LinkByName(ifname)
 	if err != nil {
 		return err
 	}
-	return netlink.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, 32)}})
+	na := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, bits))}
+	if a.Is6() {
+		na.Flags = unix.IFA_F_NODAD
+	}
+	if err := netlink.AddrAdd(link, na); err != nil {
+		return fmt.Errorf("address %v/%d on %s: %w", a, bits, ifname, err)
+	}
+	return nil
+}
+
+// localRoute makes the node answer for every address of p: a local route
+// on lo in the local table (for IPv6, `ip -6 route add local P dev lo`,
+// the "AnyIP" route).
+func localRoute(p netip.Prefix) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	p = p.Masked()
+	r := &netlink.Route{
+		LinkIndex: lo.Attrs().Index, Dst: ipNet(p),
+		Type: unix.RTN_LOCAL, Table: unix.RT_TABLE_LOCAL, Scope: netlink.SCOPE_HOST,
+	}
+	if err := netlink.RouteAdd(r); err != nil {
+		return fmt.Errorf("local route %v: %w", p, err)
+	}
+	return nil
 }
 
 // configure puts addresses on n's link, turns on forwarding for routers,
@@ -405,19 +475,37 @@ func addAddr(ifname string, a netip.Addr, bits int) error {
 // listeners.
 func (l *Lab) configure(n *Node) error {
 	k := n.Link
-	if err := l.Do(n.Parent, func() error { return addAddr(ifDown(n.Name), k.ParentSide(), 24) }); err != nil {
+	if err := l.Do(n.Parent, func() error {
+		if err := addAddr(ifDown(n.Name), k.ParentSide(), 24); err != nil {
+			return err
+		}
+		return addAddr(ifDown(n.Name), k.ParentSide6(), 64)
+	}); err != nil {
 		return err
 	}
 	if err := l.Do(n.Name, func() error {
 		if err := addAddr(ifUp, n.Addr, 24); err != nil {
 			return err
 		}
+		if err := addAddr(ifUp, n.Addr6(), 64); err != nil {
+			return err
+		}
 		if n.Role == RoleRouter {
+			if err := writeSysctl("net.ipv6.conf.all.forwarding", "1"); err != nil {
+				return err
+			}
 			return writeSysctl("net.ipv4.ip_forward", "1")
 		}
 		if n.InitialTTL != 0 {
 			if err := writeSysctl("net.ipv4.ip_default_ttl", fmt.Sprint(n.InitialTTL)); err != nil {
 				return err
+			}
+			// IPv6 takes the hop limit from the outgoing interface's
+			// setting (the default too, for any interface made later).
+			for _, key := range []string{"net.ipv6.conf.default.hop_limit", "net.ipv6.conf.all.hop_limit", "net.ipv6.conf." + ifUp + ".hop_limit"} {
+				if err := writeSysctl(key, fmt.Sprint(n.InitialTTL)); err != nil {
+					return err
+				}
 			}
 		}
 		if n.TCPRmem != "" {
@@ -427,18 +515,11 @@ func (l *Lab) configure(n *Node) error {
 				return err
 			}
 		}
-		if n.Prefix.IsValid() {
-			lo, err := netlink.LinkByName("lo")
-			if err != nil {
-				return err
-			}
-			p := n.Prefix.Masked()
-			r := &netlink.Route{
-				LinkIndex: lo.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)},
-				Type: unix.RTN_LOCAL, Table: unix.RT_TABLE_LOCAL, Scope: netlink.SCOPE_HOST,
-			}
-			if err := netlink.RouteAdd(r); err != nil {
-				return fmt.Errorf("local route %v: %w", p, err)
+		for _, p := range []netip.Prefix{n.Prefix, n.Prefix6} {
+			if p.IsValid() {
+				if err := localRoute(p); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -463,14 +544,18 @@ func (l *Lab) configure(n *Node) error {
 
 // routes gives every node a route to each address below each of its
 // children, and every node but the prober one route up for the whole lab
-// range. Nobody gets a default route.
+// range, in each family (IPv6 routes go through the IPv6 addresses, with
+// every advmss 20 less). Nobody gets a default route.
 func (l *Lab) routes() error {
 	add := func(node string, dst netip.Prefix, gw netip.Addr, advmss uint16) error {
-		return l.Do(node, func() error {
-			r := &netlink.Route{
-				Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), 32)},
-				Gw:  gw.AsSlice(), AdvMSS: int(advmss),
+		if dst.Addr().Is6() {
+			gw = Map6(gw)
+			if advmss != 0 {
+				advmss -= ipv6Extra
 			}
+		}
+		return l.Do(node, func() error {
+			r := &netlink.Route{Dst: ipNet(dst), Gw: gw.AsSlice(), AdvMSS: int(advmss)}
 			if err := netlink.RouteAdd(r); err != nil {
 				return fmt.Errorf("route %v via %v in %s: %w", dst, gw, node, err)
 			}
@@ -479,7 +564,7 @@ func (l *Lab) routes() error {
 	}
 	for _, n := range l.Topo.Nodes {
 		for _, p := range l.Topo.routedBelow(n.Name) {
-			if p == n.Link.Subnet.Masked() {
+			if p == n.Link.Subnet.Masked() || p == n.Link.Subnet6() {
 				continue // connected
 			}
 			if err := add(n.Parent, p, n.Addr, 0); err != nil {
@@ -489,10 +574,18 @@ func (l *Lab) routes() error {
 		if err := add(n.Name, LabRange, n.Link.ParentSide(), n.AdvMSS); err != nil {
 			return err
 		}
+		if err := add(n.Name, LabRange6, n.Link.ParentSide(), n.AdvMSS); err != nil {
+			return err
+		}
 		if n.AdvMSS != 0 {
 			// The connected route decides the MSS towards the parent
 			// itself; give it the same advmss.
-			if err := l.Do(n.Name, func() error { return setConnectedAdvMSS(ifUp, n.Link.Subnet.Masked(), n.Addr, n.AdvMSS) }); err != nil {
+			if err := l.Do(n.Name, func() error {
+				if err := setConnectedAdvMSS(ifUp, n.Link.Subnet.Masked(), n.Addr, n.AdvMSS); err != nil {
+					return err
+				}
+				return setConnectedAdvMSS(ifUp, n.Link.Subnet6(), n.Addr6(), n.AdvMSS-ipv6Extra)
+			}); err != nil {
 				return err
 			}
 		}
@@ -506,8 +599,14 @@ func setConnectedAdvMSS(ifname string, subnet netip.Prefix, src netip.Addr, mss 
 		return err
 	}
 	r := &netlink.Route{
-		LinkIndex: link.Attrs().Index, Dst: &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(24, 32)},
+		LinkIndex: link.Attrs().Index, Dst: ipNet(subnet),
 		Src: src.AsSlice(), Scope: netlink.SCOPE_LINK, Protocol: unix.RTPROT_KERNEL, AdvMSS: int(mss),
+	}
+	if src.Is6() {
+		// An IPv6 route is replaced only with its own metric (the
+		// kernel's connected routes have 256), and takes no
+		// preferred source.
+		r.Src, r.Scope, r.Priority = nil, netlink.SCOPE_UNIVERSE, 256
 	}
 	return netlink.RouteReplace(r)
 }
@@ -515,7 +614,7 @@ func setConnectedAdvMSS(ifname string, subnet netip.Prefix, src netip.Addr, mss 
 func lockThread() { runtime.LockOSThread() }
 
 // staticNeighbours gives both ends of n's link a permanent ARP entry for
-// the other, as a test bench would: no ARP crosses a delayed or lossy wire,
+// the other, and a permanent NDP entry for its IPv6 address, as a test bench would: no ARP crosses a delayed or lossy wire,
 // so the first probe of a run sees the same path as every later one (an
 // ARP exchange would add a round trip of the wire's delay to it, and a lost
 // ARP request a second), and a /16 scan of the prefix target needs no
@@ -537,12 +636,18 @@ func (l *Lab) staticNeighbours(n *Node) error {
 			if err != nil {
 				return err
 			}
-			err = netlink.NeighSet(&netlink.Neigh{
-				LinkIndex: link.Attrs().Index, Family: unix.AF_INET, State: netlink.NUD_PERMANENT,
-				IP: ip.AsSlice(), HardwareAddr: hw,
-			})
-			if err != nil {
-				return fmt.Errorf("neighbour %v on %s: %w", ip, ifname, err)
+			for _, a := range []netip.Addr{ip, Map6(ip)} {
+				family := unix.AF_INET
+				if a.Is6() {
+					family = unix.AF_INET6
+				}
+				err = netlink.NeighSet(&netlink.Neigh{
+					LinkIndex: link.Attrs().Index, Family: family, State: netlink.NUD_PERMANENT,
+					IP: a.AsSlice(), HardwareAddr: hw,
+				})
+				if err != nil {
+					return fmt.Errorf("neighbour %v on %s: %w", a, ifname, err)
+				}
 			}
 			return nil
 		})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 )
 
@@ -21,12 +22,16 @@ func listen(ns string, ports []uint16) (*listeners, error) {
 	s := &listeners{}
 	err := InNamespace(ns, func() error {
 		for _, p := range ports {
-			// The wildcard address also covers a Prefix routed to lo.
-			ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
-			if err != nil {
-				return fmt.Errorf("listen on port %d: %w", p, err)
+			// The wildcard address also covers a Prefix routed to lo;
+			// one socket per family ("tcp6" is IPV6_V6ONLY).
+			for _, a := range []string{"tcp4 0.0.0.0", "tcp6 [::]"} {
+				f := strings.Fields(a)
+				ln, err := net.Listen(f[0], fmt.Sprintf("%s:%d", f[1], p))
+				if err != nil {
+					return fmt.Errorf("listen on %s port %d: %w", f[0], p, err)
+				}
+				s.ls = append(s.ls, ln)
 			}
-			s.ls = append(s.ls, ln)
 		}
 		return nil
 	})

@@ -34,8 +34,25 @@ var rejectICMPCode = map[Action]uint8{
 	RejectAdminProhibited: 13,
 }
 
+// RejectICMPv6Code is the ICMPv6 destination-unreachable code (RFC 4443)
+// each ICMP reject answers an IPv6 SYN with, in the target's ip6 table:
+// port unreachable 4, address unreachable 3 (IPv6's host unreachable),
+// administratively prohibited 1.
+var RejectICMPv6Code = map[Action]uint8{
+	RejectPortUnreach:     4,
+	RejectHostUnreach:     3,
+	RejectAdminProhibited: 1,
+}
+
 // verdict is the statement that ends a rule with action a.
-func verdict(a Action) []expr.Any {
+func verdict(a Action) []expr.Any { return verdictFamily(a, false) }
+
+// verdictFamily is verdict for an ip table (v6 false) or an ip6 one, whose
+// reject answers with ICMPv6 (reject with icmpv6 type <code>).
+func verdictFamily(a Action, v6 bool) []expr.Any {
+	if v6 && a != Accept && a != Drop && a != RejectRST {
+		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: RejectICMPv6Code[a]}}
+	}
 	switch a {
 	case Accept:
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
@@ -69,16 +86,20 @@ func dport(port uint16) []expr.Any {
 // firewallRules is a target's input chain: rules for a port first, then
 // the rule for the whole host (TCP only, so that UDP and ICMP checks of
 // the lab still work).
-func firewallRules(n *Node) [][]expr.Any {
+func firewallRules(n *Node) [][]expr.Any { return firewallRulesFamily(n, false) }
+
+// firewallRulesFamily is firewallRules for the ip table (v6 false) or the
+// ip6 one, whose ICMP rejects are ICMPv6 (RejectICMPv6Code).
+func firewallRulesFamily(n *Node, v6 bool) [][]expr.Any {
 	var out [][]expr.Any
 	for _, r := range n.Firewall {
 		if r.Port != 0 {
-			out = append(out, append(dport(r.Port), verdict(r.Action)...)) // tcp dport P <action>
+			out = append(out, append(dport(r.Port), verdictFamily(r.Action, v6)...)) // tcp dport P <action>
 		}
 	}
 	for _, r := range n.Firewall {
 		if r.Port == 0 {
-			out = append(out, append(isTCP(), verdict(r.Action)...)) // meta l4proto tcp <action>
+			out = append(out, append(isTCP(), verdictFamily(r.Action, v6)...)) // meta l4proto tcp <action>
 		}
 	}
 	return out
@@ -100,7 +121,12 @@ func clampRules(n *Node) [][]expr.Any {
 	if n.Link.ClampMSS == 0 {
 		return nil
 	}
-	m := be16(n.Link.ClampMSS)
+	return clampRulesMSS(n, n.Link.ClampMSS)
+}
+
+// clampRulesMSS is clampRules to mss (ClampMSS less 20 in the ip6 table).
+func clampRulesMSS(n *Node, mss uint16) [][]expr.Any {
+	m := be16(mss)
 	var out [][]expr.Any
 	for _, key := range []expr.MetaKey{expr.MetaKeyOIFNAME, expr.MetaKeyIIFNAME} {
 		r := []expr.Any{
@@ -131,6 +157,11 @@ func (l *Lab) nftChain(node, table string, hook *nftables.ChainHook, prio *nftab
 	return l.nftChainOn(node, &nftables.Table{Family: nftables.TableFamilyIPv4, Name: table}, "", hook, prio, rules)
 }
 
+// nftChain6 is nftChain in family ip6.
+func (l *Lab) nftChain6(node, table string, hook *nftables.ChainHook, prio *nftables.ChainPriority, rules [][]expr.Any) error {
+	return l.nftChainOn(node, &nftables.Table{Family: nftables.TableFamilyIPv6, Name: table}, "", hook, prio, rules)
+}
+
 // nftChainOn is nftChain for any table family; dev names the interface of
 // a netdev chain.
 func (l *Lab) nftChainOn(node string, table *nftables.Table, dev string, hook *nftables.ChainHook, prio *nftables.ChainPriority, rules [][]expr.Any) error {
@@ -159,10 +190,13 @@ func (l *Lab) nftChainOn(node string, table *nftables.Table, dev string, hook *n
 }
 
 // firewall loads n's firewall into its namespace and its MSS clamp into
-// its parent's.
+// its parent's, each as an ip table and an ip6 one of the same name.
 func (l *Lab) firewall(n *Node) error {
 	if rules := firewallRules(n); len(rules) > 0 {
 		if err := l.nftChain(n.Name, FirewallTable, nftables.ChainHookInput, nftables.ChainPriorityFilter, rules); err != nil {
+			return err
+		}
+		if err := l.nftChain6(n.Name, FirewallTable, nftables.ChainHookInput, nftables.ChainPriorityFilter, firewallRulesFamily(n, true)); err != nil {
 			return err
 		}
 	}
@@ -176,6 +210,10 @@ func (l *Lab) firewall(n *Node) error {
 	}
 	if rules := clampRules(n); len(rules) > 0 {
 		if err := l.nftChain(n.Parent, ClampTable, nftables.ChainHookForward, nftables.ChainPriorityMangle, rules); err != nil {
+			return err
+		}
+		rules6 := clampRulesMSS(n, n.Link.ClampMSS-ipv6Extra)
+		if err := l.nftChain6(n.Parent, ClampTable, nftables.ChainHookForward, nftables.ChainPriorityMangle, rules6); err != nil {
 			return err
 		}
 	}

@@ -104,6 +104,10 @@ type Node struct {
 	AdvMSS     uint16       // MSS the target advertises; 0 keeps the kernel's choice from the MTU
 	Firewall   []Rule       // on SYNs to this target
 	Prefix     netip.Prefix // also answer for every address in this prefix (local route on lo)
+	// Prefix6 is Prefix's IPv6 counterpart: a prefix of LabRange6 (at
+	// least a /64's worth of bits, outside every link's /64) the node
+	// answers for through a local route on lo, as Prefix.
+	Prefix6 netip.Prefix
 	// TCPRmem, when set, is net.ipv4.tcp_rmem inside the target's
 	// namespace ("min default max", bytes): its receive buffer, and so
 	// the window of its SYN-ACKs and their window scale. A SYN-ACK's
@@ -127,6 +131,40 @@ type Node struct {
 
 // LabRange is the only address range a lab uses.
 var LabRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// LabRange6 is the only IPv6 range a lab uses: 2001:2::/48, the range
+// RFC 5180 reserves for benchmarking. Every lab address maps into it
+// (Map6).
+var LabRange6 = netip.MustParsePrefix("2001:2::/48")
+
+// Map6 is the IPv6 address of the lab's IPv4 address a: 198.18.X.Y is
+// 2001:2:0:X::Y (the third octet names the /64, the fourth the host, both
+// in hex: 198.18.10.10 is 2001:2:0:a::a) and 198.19.X.Y is
+// 2001:2:0:1XX::Y (0x100 + X). An address outside LabRange maps to the
+// zero Addr.
+func Map6(a netip.Addr) netip.Addr {
+	if !LabRange.Contains(a) {
+		return netip.Addr{}
+	}
+	v4 := a.As4()
+	b := LabRange6.Addr().As16()
+	sub := uint16(v4[1]-18)<<8 | uint16(v4[2])
+	b[6], b[7] = byte(sub>>8), byte(sub)
+	b[15] = v4[3]
+	return netip.AddrFrom16(b)
+}
+
+// Subnet6 is the link's /64: Map6 of its /24.
+func (l Link) Subnet6() netip.Prefix {
+	return netip.PrefixFrom(Map6(l.Subnet.Masked().Addr()), 64)
+}
+
+// ParentSide6 is the parent's IPv6 address on a link: Map6 of ParentSide,
+// ::1 of Subnet6.
+func (l Link) ParentSide6() netip.Addr { return Map6(l.ParentSide()) }
+
+// Addr6 is the node's IPv6 address: Map6(Addr).
+func (n Node) Addr6() netip.Addr { return Map6(n.Addr) }
 
 // ParentSide is the parent's address on a link: .1 of its subnet.
 func (l Link) ParentSide() netip.Addr {
@@ -167,6 +205,9 @@ func (t *Topology) Validate() error {
 		if n.Prefix.IsValid() && (!LabRange.Contains(n.Prefix.Addr()) || n.Prefix.Bits() < 15) {
 			return fmt.Errorf("lab: %s: prefix %v outside %v", n.Name, n.Prefix, LabRange)
 		}
+		if n.Prefix6.IsValid() && (!LabRange6.Contains(n.Prefix6.Addr()) || n.Prefix6.Bits() < 64 || t.onLink6(n.Prefix6)) {
+			return fmt.Errorf("lab: %s: prefix %v must be a /64 or longer of %v, outside every link's /64", n.Name, n.Prefix6, LabRange6)
+		}
 		if n.TCPRmem != "" && !validRmem(n.TCPRmem) {
 			return fmt.Errorf("lab: %s: TCPRmem %q is not three byte counts, min <= default <= max", n.Name, n.TCPRmem)
 		}
@@ -187,6 +228,16 @@ func (t *Topology) Validate() error {
 	return nil
 }
 
+// onLink6 reports whether p lies in any link's /64.
+func (t *Topology) onLink6(p netip.Prefix) bool {
+	for _, n := range t.Nodes {
+		if n.Link.Subnet6().Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Hops is the number of routers between the prober and node name.
 func (t *Topology) Hops(name string) int {
 	h := 0
@@ -203,9 +254,12 @@ func (t *Topology) routedBelow(name string) []netip.Prefix {
 	for _, n := range t.Nodes {
 		for cur := &n; ; cur = t.node(cur.Parent) {
 			if cur.Name == name {
-				out = append(out, n.Link.Subnet.Masked())
+				out = append(out, n.Link.Subnet.Masked(), n.Link.Subnet6())
 				if n.Prefix.IsValid() {
 					out = append(out, n.Prefix.Masked())
+				}
+				if n.Prefix6.IsValid() {
+					out = append(out, n.Prefix6.Masked())
 				}
 				break
 			}
@@ -252,6 +306,11 @@ type Expectation struct {
 	// Unanswered is the probability that a single SYN gets no SYN-ACK
 	// because of loss on the path: 1 - product of (1-loss) both ways.
 	Unanswered float64
+	// MSS6 is the MSS option the prober receives over IPv6: MSS less 20,
+	// the IPv6 header's extra bytes (1440 on a 1500 MTU; AdvMSS and
+	// ClampMSS are applied less 20 on IPv6 routes and clamps). The hop
+	// limit of IPv6 replies is ReplyTTL: InitialTTL sets both families.
+	MSS6 int
 }
 
 // Expect is the expectation for target name.
@@ -281,8 +340,13 @@ func (t *Topology) Expect(name string) Expectation {
 		}
 	}
 	e.Unanswered = 1 - through
+	e.MSS6 = e.MSS - ipv6Extra
 	return e
 }
+
+// ipv6Extra is how much larger an IPv6 header is than an IPv4 one: every
+// MSS the lab sets (AdvMSS, ClampMSS) is this much smaller on IPv6.
+const ipv6Extra = 20
 
 // PortState is what a SYN to a port of a target meets: "open" (SYN-ACK),
 // "closed" (RST) or "filtered"; Action says which firewall rule decided it
