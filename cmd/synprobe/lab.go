@@ -173,15 +173,18 @@ func printDemo(w io.Writer) {
 	topo := lab.Demo()
 	fmt.Fprintf(w, "lab up: prober %s on %s (run commands there with: synprobe lab exec -- COMMAND)\n\n", proberAddr(topo), topo.ProberInterface("r1"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDRESS\tHOPS\tWHAT SYNPROBE SHOULD SHOW")
+	fmt.Fprintln(tw, "NAME\tADDRESS\tIPV6\tHOPS\tWHAT SYNPROBE SHOULD SHOW")
 	nodes := topo.Nodes
 	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Addr.Less(nodes[j].Addr) })
 	for _, n := range nodes {
-		addr := n.Addr.String()
+		addr, addr6 := n.Addr.String(), n.Addr6().String()
 		if n.Prefix.IsValid() {
 			addr += " +" + n.Prefix.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Name, addr, topo.Hops(n.Name), n.Describe)
+		if n.Prefix6.IsValid() {
+			addr6 += " +" + n.Prefix6.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", n.Name, addr, addr6, topo.Hops(n.Name), n.Describe)
 	}
 	tw.Flush()
 }
