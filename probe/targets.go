@@ -218,16 +218,18 @@ func (t *TargetSet) Index(a netip.Addr) (uint64, bool) {
 	if a.Is6() && isMapped(v) {
 		return 0, false
 	}
-	k, _ := slices.BinarySearchFunc(t.ranges, v, func(s span, v u128) int {
-		switch {
-		case s.hi.less(v):
-			return -1
-		case v.less(s.lo):
-			return 1
+	// The first range that reaches v (a plain loop: the matcher's hot
+	// path, once a reply).
+	k, j := 0, len(t.ranges)
+	for k < j {
+		h := int(uint(k+j) >> 1)
+		if t.ranges[h].hi.less(v) {
+			k = h + 1
+		} else {
+			j = h
 		}
-		return 0
-	})
-	if k < len(t.ranges) && !v.less(t.ranges[k].lo) && !t.ranges[k].hi.less(v) {
+	}
+	if k < len(t.ranges) && !v.less(t.ranges[k].lo) {
 		return t.starts[k] + (v.lo - t.ranges[k].lo.lo), true
 	}
 	return 0, false
@@ -344,4 +346,46 @@ func u32(a netip.Addr) uint32 {
 
 func addrOf(v uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// rank is the number of addresses in the set below v.
+func (t *TargetSet) rank(v u128) uint64 {
+	k, _ := slices.BinarySearchFunc(t.ranges, v, func(s span, v u128) int {
+		if s.hi.less(v) {
+			return -1
+		}
+		return 1
+	}) // the first range that reaches v
+	switch {
+	case k == len(t.ranges):
+		return t.n
+	case t.ranges[k].lo.less(v):
+		return t.starts[k] + (v.lo - t.ranges[k].lo.lo)
+	}
+	return t.starts[k]
+}
+
+// v4Indices is where the IPv4 addresses are in the index space: [lo, hi).
+// The IPv6 addresses are the indices below lo and from hi on.
+func (t *TargetSet) v4Indices() (lo, hi uint64) {
+	return t.rank(u128{0, mapped}), t.rank(u128{0, mapped}.add(1 << 32))
+}
+
+// Len4 and Len6 are the number of IPv4 and of IPv6 addresses in the set.
+func (t *TargetSet) Len4() uint64 { lo, hi := t.v4Indices(); return hi - lo }
+func (t *TargetSet) Len6() uint64 { return t.n - t.Len4() }
+
+// family is the set's addresses of one family (v6 or not) as a view:
+// their number, and the i'th's index in the set.
+func (t *TargetSet) family(v6 bool) (n uint64, index func(i uint64) uint64) {
+	lo, hi := t.v4Indices()
+	if !v6 {
+		return hi - lo, func(i uint64) uint64 { return lo + i }
+	}
+	return t.n - (hi - lo), func(i uint64) uint64 {
+		if i < lo {
+			return i
+		}
+		return i + (hi - lo)
+	}
 }
