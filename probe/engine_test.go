@@ -366,14 +366,14 @@ func TestSourceFromAnyRoutableTarget(t *testing.T) {
 	} {
 		f := newFake(nil)
 		noRouteExcept(f, c.routable)
-		src, via, err := sourceFor(f, targets(t, c.targets...))
+		src, via, err := sourceFor(f, targets(t, c.targets...), false)
 		if err != nil || src != f.src || via != mustAddr(c.routable) {
 			t.Errorf("%s: source %v from the route to %v, %v; want %v from %s", c.name, src, via, err, f.src, c.routable)
 		}
 	}
 	f := newFake(nil)
 	noRouteExcept(f)
-	if _, _, err := sourceFor(f, targets(t, "198.18.0.1", "198.18.200.0/24")); !errors.Is(err, raw.ErrNoRoute) {
+	if _, _, err := sourceFor(f, targets(t, "198.18.0.1", "198.18.200.0/24"), false); !errors.Is(err, raw.ErrNoRoute) {
 		t.Errorf("no target routable: %v, want an error wrapping %v", err, raw.ErrNoRoute)
 	}
 	if f.lookups != 64 {

@@ -22,7 +22,7 @@ import (
 // must be reported with an RTT of 7ms. refuse and route stand in for
 // raw.Conn's send errors and route lookups.
 type fakeConn struct {
-	src netip.Addr
+	src, src6 netip.Addr // the source of the routes to IPv4 and to IPv6 targets
 
 	mu      sync.Mutex
 	respond func(f *fakeConn, p *craft.Packet, at time.Time) // under mu
@@ -46,7 +46,7 @@ type sentPacket struct {
 }
 
 func newFake(respond func(f *fakeConn, p *craft.Packet, at time.Time)) *fakeConn {
-	return &fakeConn{src: mustAddr("198.18.1.1"), respond: respond}
+	return &fakeConn{src: mustAddr("198.18.1.1"), src6: mustAddr("2001:2:0:1::1"), respond: respond}
 }
 
 func (f *fakeConn) WriteBatch(pkts []raw.Outgoing) (int, error) {
@@ -137,6 +137,9 @@ func (f *fakeConn) Route(dst netip.Addr) (raw.Route, error) {
 			return raw.Route{}, err
 		}
 	}
+	if dst.Is6() {
+		return raw.Route{Src: f.src6}, nil
+	}
 	return raw.Route{Src: f.src}, nil
 }
 
@@ -159,10 +162,10 @@ func (f *fakeConn) sentTo(dst string, port uint16, flags craft.TCPFlags) []sentP
 // Replies, built from the probe they answer as the target's kernel would.
 
 // tcpReply answers syn with a segment of the given flags; ack is relative
-// to the SYN's sequence number (1 acknowledges it).
+// to the SYN's sequence number (1 acknowledges it). An IPv6 SYN is
+// answered over IPv6, with a hop limit of 61.
 func tcpReply(syn *craft.Packet, flags craft.TCPFlags, ack uint32) []byte {
 	b := make([]byte, 128)
-	ip := craft.IPv4{TTL: 62, ID: 4321, Flags: craft.FlagDF, Src: syn.IP.Dst, Dst: syn.IP.Src}
 	tcp := craft.TCP{SrcPort: syn.TCP.DstPort, DstPort: syn.TCP.SrcPort, Seq: 777, Ack: syn.TCP.Seq + ack, Flags: flags, Window: 65160}
 	if flags&craft.FlagSYN != 0 {
 		// mss 1460, sackOK, TS val 1000 ecr 0, nop, wscale 7
@@ -171,7 +174,15 @@ func tcpReply(syn *craft.Packet, flags craft.TCPFlags, ack uint32) []byte {
 			panic(err)
 		}
 	}
-	n, err := craft.BuildTCP(b, &ip, &tcp)
+	var n int
+	var err error
+	if syn.IP.Version == 6 {
+		ip := craft.IPv6{HopLimit: 61, FlowLabel: 0x12345, Src: syn.IP.Dst, Dst: syn.IP.Src}
+		n, err = craft.BuildTCP6(b, &ip, &tcp)
+	} else {
+		ip := craft.IPv4{TTL: 62, ID: 4321, Flags: craft.FlagDF, Src: syn.IP.Dst, Dst: syn.IP.Src}
+		n, err = craft.BuildTCP(b, &ip, &tcp)
+	}
 	if err != nil {
 		panic(err)
 	}
@@ -198,6 +209,30 @@ func icmpUnreach(syn *craft.Packet, code uint8, router netip.Addr) []byte {
 	}
 	ip := craft.IPv4{TTL: 63, Src: router, Dst: syn.IP.Src, Protocol: craft.ProtocolICMP}
 	out := make([]byte, 20+m)
+	hl, err := ip.Encode(out, m)
+	if err != nil {
+		panic(err)
+	}
+	copy(out[hl:], body[:m])
+	return out[:hl+m]
+}
+
+// icmp6Error is an ICMPv6 error of type and code from router, quoting the
+// probe's IPv6 header and the first 8 bytes of TCP, as a router does.
+func icmp6Error(syn *craft.Packet, typ, code uint8, router netip.Addr) []byte {
+	var q [craft.IPv6HeaderLen + 8]byte
+	ih := syn.IP6
+	if _, err := ih.Encode(q[:], syn.TransportLen); err != nil {
+		panic(err)
+	}
+	putTCPStart(q[craft.IPv6HeaderLen:], syn)
+	body := make([]byte, craft.ICMPv6HeaderLen+len(q))
+	m, err := craft.EncodeICMPv6Error(body, router, syn.IP.Src, typ, code, 0, q[:])
+	if err != nil {
+		panic(err)
+	}
+	ip := craft.IPv6{HopLimit: 60, NextHeader: craft.ProtocolICMPv6, Src: router, Dst: syn.IP.Src}
+	out := make([]byte, craft.IPv6HeaderLen+m)
 	hl, err := ip.Encode(out, m)
 	if err != nil {
 		panic(err)

@@ -15,7 +15,7 @@ import (
 // use, each goroutine with its own AES scratch.
 type matcher struct {
 	ck        *cookies
-	src       netip.Addr
+	src       sources
 	targets   *TargetSet
 	ports     []uint16
 	portIndex []int32 // port → index in ports, -1 when not probed
@@ -24,9 +24,31 @@ type matcher struct {
 	tries     int
 }
 
+// sources are a scan's source addresses, one a family; the one of a
+// family without targets is the zero Addr.
+type sources struct{ v4, v6 netip.Addr }
+
+// of is the source of the probes to dst.
+func (s sources) of(dst netip.Addr) netip.Addr {
+	if dst.Is4() {
+		return s.v4
+	}
+	return s.v6
+}
+
+func (s sources) String() string {
+	switch {
+	case !s.v4.IsValid():
+		return s.v6.String()
+	case !s.v6.IsValid():
+		return s.v4.String()
+	}
+	return s.v4.String() + "," + s.v6.String()
+}
+
 // newMatcher matches replies to the probes src sends to targets x ports,
 // tries times each, from source ports lo..hi.
-func newMatcher(src netip.Addr, targets *TargetSet, ports []uint16, lo, hi uint16, tries int) (*matcher, error) {
+func newMatcher(src sources, targets *TargetSet, ports []uint16, lo, hi uint16, tries int) (*matcher, error) {
 	if err := checkSourcePorts(lo, hi, tries); err != nil {
 		return nil, err
 	}
@@ -64,7 +86,7 @@ func (m *matcher) sport(x *scratch, dst netip.Addr, dport uint16, try int) uint1
 
 // isn is the sequence number of the probe from sport to dst:dport.
 func (m *matcher) isn(x *scratch, dst netip.Addr, sport, dport uint16) uint32 {
-	return m.ck.isn(x, m.src, dst, sport, dport)
+	return m.ck.isn(x, m.src.of(dst), dst, sport, dport)
 }
 
 // tryOf reads back the try number from the source port a reply came to,
@@ -86,9 +108,24 @@ func (m *matcher) isProbe(x *scratch, ss *craft.SegmentStart) bool {
 	return ss.Flags&craft.FlagSYN != 0 && ss.Seq == m.ck.isn(x, ss.Src, ss.Dst, ss.SrcPort, ss.DstPort)
 }
 
-// key identifies one try of a probe: its target, port and source port.
-func key(dst netip.Addr, dport, sport uint16) uint64 {
-	return uint64(u32(dst))<<32 | uint64(dport)<<16 | uint64(sport)
+// key identifies one try of a probe in a scan: the probe's index (its
+// target's index in the TargetSet x ports + its port's index, below 2^48:
+// newOrder refuses more probes) and the try's source port. Two probes in
+// flight in one scan have distinct indices, so no two tries share a key,
+// whatever the family of their targets; a key means nothing outside its
+// scan (each has its own tables).
+func key(idx uint64, sport uint16) uint64 {
+	return idx<<16 | uint64(sport)
+}
+
+// probeIndex is the index of the probe to dst:dport, if it is one.
+func (m *matcher) probeIndex(dst netip.Addr, dport uint16) (uint64, bool) {
+	ti, ok := m.targets.Index(dst)
+	pi := m.portIndex[dport]
+	if !ok || pi < 0 {
+		return 0, false
+	}
+	return ti*uint64(len(m.ports)) + uint64(pi), true
 }
 
 // verdict is what the matcher made of a packet.
@@ -123,7 +160,7 @@ func (m *matcher) match(x *scratch, pk *craft.Packet, b []byte, rp *reply) verdi
 	switch pk.IP.Protocol {
 	case craft.ProtocolTCP:
 		return m.matchTCP(x, pk, rp)
-	case craft.ProtocolICMP:
+	case craft.ProtocolICMP, craft.ProtocolICMPv6:
 		return m.matchICMP(x, pk, rp)
 	}
 	return ignored
@@ -135,8 +172,10 @@ func (m *matcher) match(x *scratch, pk *craft.Packet, b []byte, rp *reply) verdi
 // through a veth or bridge with checksum offload on arrives with only the
 // pseudo-header sum in its checksum field (CHECKSUM_PARTIAL, which the
 // kernel trusts and never finishes), so that exact value is accepted too;
-// a corrupted segment matches it only by chance (about 1 in 65,536). ICMP
-// has no such offload: Linux checksums its ICMP errors in full.
+// a corrupted segment matches it only by chance (about 1 in 65,536); the
+// same holds for IPv6, whose pseudo-header counts the segment's length
+// after the extension headers (TransportLen). ICMP and ICMPv6 have no
+// such offload: Linux checksums its ICMP errors in full.
 func checksumsOK(pk *craft.Packet) bool {
 	if !pk.IPChecksumOK {
 		return false
@@ -146,9 +185,8 @@ func checksumsOK(pk *craft.Packet) bool {
 		if pk.TCPChecksumOK {
 			return true
 		}
-		seg := int(pk.IP.TotalLen) - int(pk.IP.IHL)*4
-		return pk.TCP.Checksum == craft.Fold(craft.PseudoHeaderSum(pk.IP.Src, pk.IP.Dst, craft.ProtocolTCP, uint16(seg)))
-	case craft.ProtocolICMP:
+		return pk.TCP.Checksum == craft.Fold(craft.PseudoHeaderSum(pk.IP.Src, pk.IP.Dst, craft.ProtocolTCP, uint16(pk.TransportLen)))
+	case craft.ProtocolICMP, craft.ProtocolICMPv6:
 		return pk.ICMPChecksumOK
 	}
 	return false
@@ -157,13 +195,12 @@ func checksumsOK(pk *craft.Packet) bool {
 // locate finds the probe target:tport from sport: its index and try, or
 // false when it is none of ours.
 func (m *matcher) locate(x *scratch, target netip.Addr, tport, sport uint16) (idx uint64, try int, ok bool) {
-	ti, ok := m.targets.Index(target)
-	pi := m.portIndex[tport]
+	idx, ok = m.probeIndex(target, tport)
 	try = m.tryOf(x, target, tport, sport)
-	if !ok || pi < 0 || try < 0 {
+	if !ok || try < 0 {
 		return 0, 0, false
 	}
-	return ti*uint64(len(m.ports)) + uint64(pi), try, true
+	return idx, try, true
 }
 
 // matchTCP: a SYN-ACK (open) or RST (closed) that acknowledges the
@@ -171,15 +208,15 @@ func (m *matcher) locate(x *scratch, target netip.Addr, tport, sport uint16) (id
 // changes nothing.
 func (m *matcher) matchTCP(x *scratch, pk *craft.Packet, rp *reply) verdict {
 	t := &pk.TCP
-	if pk.IP.Dst != m.src {
+	target, tport, sport := pk.IP.Src, t.SrcPort, t.DstPort
+	if pk.IP.Dst != m.src.of(target) {
 		return unmatched
 	}
-	target, tport, sport := pk.IP.Src, t.SrcPort, t.DstPort
 	idx, try, ok := m.locate(x, target, tport, sport)
 	if !ok || t.Flags&craft.FlagACK == 0 || t.Ack != m.isn(x, target, sport, tport)+1 {
 		return unmatched
 	}
-	*rp = reply{idx: idx, try: try, key: key(target, tport, sport), ack: t.Ack, sport: sport}
+	*rp = reply{idx: idx, try: try, key: key(idx, sport), ack: t.Ack, sport: sport}
 	r := &rp.r
 	switch {
 	case t.Flags&(craft.FlagSYN|craft.FlagRST) == craft.FlagSYN:
@@ -210,29 +247,38 @@ func (m *matcher) matchTCP(x *scratch, pk *craft.Packet, rp *reply) verdict {
 	return matched
 }
 
-// matchICMP: an ICMP error quoting a probe, whole enough to check its
-// cookie.
+// matchICMP: an ICMP or ICMPv6 error quoting a probe, whole enough to
+// check its cookie.
 func (m *matcher) matchICMP(x *scratch, pk *craft.Packet, rp *reply) verdict {
 	ic := &pk.ICMP
 	q := &ic.Quote
-	if q.Src != m.src || q.Protocol != craft.ProtocolTCP {
+	target, tport, sport := q.Dst, ic.QuotedDstPort, ic.QuotedSrcPort
+	if q.Src != m.src.of(target) || q.Protocol != craft.ProtocolTCP || ic.V6 != target.Is6() {
 		return unmatched
 	}
-	target, tport, sport := q.Dst, ic.QuotedDstPort, ic.QuotedSrcPort
 	idx, try, ok := m.locate(x, target, tport, sport)
 	if !ok || ic.QuotedSeq != m.isn(x, target, sport, tport) {
 		return unmatched
 	}
-	*rp = reply{idx: idx, try: try, key: key(target, tport, sport), icmp: true, sport: sport,
+	*rp = reply{idx: idx, try: try, key: key(idx, sport), icmp: true, sport: sport,
 		r: Result{Addr: target, Port: tport, State: StateFiltered, Reason: Reason(ic.Name()),
 			ICMPType: ic.Type, ICMPCode: ic.Code, ICMPFrom: pk.IP.Src}}
 	fillIP(&rp.r, pk)
 	return matched
 }
 
+// fillIP reports the reply's TTL, or an IPv6 reply's hop limit, which
+// stacks start from the same values (Linux 64, Windows 128, many routers
+// 255), so InitialTTL infers both alike; and an IPv4 reply's IP ID and DF
+// flag. IPv6 has neither: no ID outside a fragment header, and no DF bit
+// (its routers never fragment), so HasIPID stays clear and neither is
+// reported rather than a DF invented.
 func fillIP(r *Result, pk *craft.Packet) {
-	r.Has |= HasTTL | HasIPID
+	r.Has |= HasTTL
 	r.TTL = pk.IP.TTL
 	r.InitialTTL, r.Hops = InitialTTL(pk.IP.TTL)
-	r.IPID, r.DF = pk.IP.ID, pk.IP.DF()
+	if pk.HasIPID() {
+		r.Has |= HasIPID
+		r.IPID, r.DF = pk.IP.ID, pk.IP.DF()
+	}
 }

@@ -91,7 +91,7 @@ type pinger struct {
 	emit  func(Result)
 	log   zerolog.Logger
 	m     *matcher
-	tpl   *craft.SYNTemplate
+	tpl   templates
 	rx    *receiver
 	sent  *sentLog
 	fails *failureLimit
@@ -125,8 +125,8 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 	if p.m, err = newMatcher(src, ts, []uint16{cfg.Target.Port()}, cfg.SourcePortLo, cfg.SourcePortHi, tries); err != nil {
 		return nil, err
 	}
-	if p.tpl, err = craft.NewSYNTemplate(craft.SYNConfig{Src: src, TTL: cfg.TTL, MSS: cfg.MSS, Window: cfg.Window,
-		Layout: cfg.Layout, DF: true, TSval: uint32(time.Now().UnixMilli())}); err != nil {
+	if p.tpl, err = newTemplates(src, craft.SYNConfig{TTL: cfg.TTL, MSS: cfg.MSS, Window: cfg.Window,
+		Layout: cfg.Layout, TSval: uint32(time.Now().UnixMilli())}); err != nil {
 		return nil, err
 	}
 	var resets *resetter
@@ -141,7 +141,7 @@ func newPinger(cfg PingConfig, conn Conn, emit func(Result)) (*pinger, error) {
 
 func (p *pinger) run(ctx context.Context) (Summary, error) {
 	dst, dport := p.cfg.Target.Addr(), p.cfg.Target.Port()
-	buf := make([]byte, p.tpl.Len())
+	buf := make([]byte, p.tpl.maxLen())
 	out := make([]raw.Outgoing, 1) // reused: a ping allocates nothing per probe
 	p.log.Debug().Stringer("target", p.cfg.Target).Int("count", p.cfg.Count).Dur("interval", p.cfg.Interval).
 		Dur("timeout", p.cfg.Timeout).Dur("min_timeout", p.cfg.MinTimeout).Stringer("source", p.m.src).
@@ -154,13 +154,13 @@ func (p *pinger) run(ctx context.Context) (Summary, error) {
 		}
 		try := (seq - 1) % p.m.tries
 		sport := p.m.sport(&p.x, dst, dport, try)
-		n, werr := p.tpl.Write(buf, p.m.src, dst, sport, dport, p.m.isn(&p.x, dst, sport, dport), uint16(seq))
+		n, werr := p.tpl.of(dst).Write(buf, p.m.src.of(dst), dst, sport, dport, p.m.isn(&p.x, dst, sport, dport), uint16(seq))
 		if werr != nil {
 			err = werr
 			break
 		}
 		sentAt := time.Now()
-		out[0] = raw.Outgoing{Buf: buf[:n], Dst: dst, ID: p.sent.add(key(dst, dport, sport))}
+		out[0] = raw.Outgoing{Buf: buf[:n], Dst: dst, ID: p.sent.add(key(0, sport))} // a ping has one probe: index 0
 		sent, werr := transmit(p.conn, out, p.cfg.Capture, sentAt)
 		p.fails.sent(sent)
 		if err = p.fails.failed(werr); err != nil {

@@ -45,7 +45,7 @@ func newReceiver(conn Conn, m *matcher, tx *txTable, sent []*sentLog, prog *Prog
 		rc.msgs[i].Buf = make([]byte, 2048)
 	}
 	for i := range rc.stamps {
-		rc.stamps[i].Buf = make([]byte, 128) // the IPv4 and TCP headers of a probe
+		rc.stamps[i].Buf = make([]byte, 128) // the IP (IPv4 or IPv6) and TCP headers of a probe
 	}
 	return rc
 }
@@ -145,7 +145,12 @@ func (rc *receiver) stamp(st *raw.TxStamp) {
 			rc.foreign++
 			return
 		}
-		k = key(rc.ss.Dst, rc.ss.DstPort, rc.ss.SrcPort)
+		idx, ok := rc.m.probeIndex(rc.ss.Dst, rc.ss.DstPort)
+		if !ok {
+			rc.foreign++
+			return
+		}
+		k = key(idx, rc.ss.SrcPort)
 	}
 	rc.tx.put(k, st.Time, st.Kernel)
 	if st.Kernel {

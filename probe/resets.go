@@ -16,7 +16,7 @@ import (
 // goroutine only.
 type resetter struct {
 	conn    Conn
-	src     netip.Addr
+	src     sources
 	ttl     uint8
 	prog    *Progress
 	capture CaptureFunc
@@ -26,7 +26,7 @@ type resetter struct {
 	out     []raw.Outgoing
 }
 
-func newResetter(conn Conn, src netip.Addr, ttl uint8, prog *Progress, capture CaptureFunc, fails *failureLimit) *resetter {
+func newResetter(conn Conn, src sources, ttl uint8, prog *Progress, capture CaptureFunc, fails *failureLimit) *resetter {
 	rs := &resetter{conn: conn, src: src, ttl: ttl, prog: prog, capture: capture, fails: fails, clock: &realTime{}}
 	rs.out = make([]raw.Outgoing, 0, len(rs.bufs))
 	return rs
@@ -39,9 +39,16 @@ func (rs *resetter) add(dst netip.Addr, dport, sport uint16, seq uint32) {
 		rs.flush()
 	}
 	buf := rs.bufs[len(rs.out)][:]
-	ip := craft.IPv4{TTL: rs.ttl, Src: rs.src, Dst: dst, Flags: craft.FlagDF}
 	tcp := craft.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Flags: craft.FlagRST}
-	n, err := craft.BuildTCP(buf, &ip, &tcp)
+	var n int
+	var err error
+	if dst.Is4() {
+		ip := craft.IPv4{TTL: rs.ttl, Src: rs.src.v4, Dst: dst, Flags: craft.FlagDF}
+		n, err = craft.BuildTCP(buf, &ip, &tcp)
+	} else {
+		ip := craft.IPv6{HopLimit: rs.ttl, Src: rs.src.v6, Dst: dst}
+		n, err = craft.BuildTCP6(buf, &ip, &tcp)
+	}
 	if err != nil {
 		return
 	}

@@ -70,36 +70,63 @@ func (w *routeWatch) err() error {
 		ErrRouteLost, w.lost, w.lostAt.Sub(w.began).Seconds(), w.refusals)
 }
 
-// pickSource is the given source address, or else the one of the route
-// to a target.
-func pickSource(log zerolog.Logger, conn Conn, given netip.Addr, ts *TargetSet) (netip.Addr, error) {
-	src := given
-	if src.IsValid() {
-		log.Debug().Stringer("source", src).Msg("source address given")
-	} else {
-		var via netip.Addr
-		var err error
-		if src, via, err = sourceFor(conn, ts); err != nil {
-			return src, err
+// pickSource picks a source address for each family that has targets in
+// ts: the given one for its family, or else the one of the route to a
+// target of that family. A given address of a family no target has is a
+// configuration error.
+func pickSource(log zerolog.Logger, conn Conn, given netip.Addr, ts *TargetSet) (sources, error) {
+	var src sources
+	given = given.Unmap()
+	if given.IsValid() {
+		if n, _ := ts.family(given.Is6()); n == 0 {
+			return src, configErrorf("source address %v is %s, and no target is", given, familyName(given.Is6()))
 		}
-		log.Debug().Stringer("source", src).Stringer("route_to", via).Msg("source address from the route to a target")
 	}
-	if !src.Is4() {
-		return src, fmt.Errorf("source address %v is not IPv4", src)
+	for _, v6 := range []bool{false, true} {
+		if n, _ := ts.family(v6); n == 0 {
+			continue
+		}
+		a := given
+		if a.IsValid() && a.Is6() == v6 {
+			log.Debug().Stringer("source", a).Msg("source address given")
+		} else {
+			var via netip.Addr
+			var err error
+			if a, via, err = sourceFor(conn, ts, v6); err != nil {
+				return src, err
+			}
+			log.Debug().Stringer("source", a).Stringer("route_to", via).Msg("source address from the route to a target")
+		}
+		if a.Is6() != v6 || a.Is4In6() {
+			return src, fmt.Errorf("source address %v is not %s", a, familyName(v6))
+		}
+		if v6 {
+			src.v6 = a
+		} else {
+			src.v4 = a
+		}
 	}
 	return src, nil
 }
 
-// sourceFor picks the source address from the route to a target: every
-// target in turn when there are at most 64, else 64 spread evenly over
-// the set (the first and the last included); the first with a route
-// wins, and via is that target. A target without a route is reported as
-// no-route when its probe is refused; only when none of those tried has a
-// route can the scan not start.
-func sourceFor(conn Conn, ts *TargetSet) (src, via netip.Addr, err error) {
+func familyName(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// sourceFor picks the source address for the targets of one family (v6
+// or not) from the route to one of them: every such target in turn when
+// there are at most 64, else 64 spread evenly over them (the first and
+// the last included); the first with a route wins, and via is that
+// target. A target without a route is reported as no-route when its
+// probe is refused; only when none of those tried has a route can the
+// scan not start.
+func sourceFor(conn Conn, ts *TargetSet, v6 bool) (src, via netip.Addr, err error) {
 	var first error
 	tried := 0
-	for dst := range sampleTargets(ts) {
+	for dst := range sampleFamily(ts, v6) {
 		tried++
 		r, err := conn.Route(dst)
 		if err == nil && r.Src.IsValid() {
@@ -112,20 +139,44 @@ func sourceFor(conn Conn, ts *TargetSet) (src, via netip.Addr, err error) {
 			first = err
 		}
 	}
-	return netip.Addr{}, netip.Addr{}, fmt.Errorf("no source address: none of the %d targets tried has a route: %w", tried, first)
+	return netip.Addr{}, netip.Addr{}, fmt.Errorf("no %s source address: none of the %d %s targets tried has a route: %w",
+		familyName(v6), tried, familyName(v6), first)
 }
 
-// sampleTargets yields every target when there are at most 64, else 64
-// spread evenly over the set, the first and the last included.
-func sampleTargets(ts *TargetSet) iter.Seq[netip.Addr] {
-	const samples = 64
+// sampleFamily is sampleTargets over the targets of one family.
+func sampleFamily(ts *TargetSet, v6 bool) iter.Seq[netip.Addr] {
+	n, index := ts.family(v6)
 	return func(yield func(netip.Addr) bool) {
-		n := ts.Len()
+		for j := range sample(n) {
+			if !yield(ts.At(index(j))) {
+				return
+			}
+		}
+	}
+}
+
+// sample yields every i below n when n is at most 64, else 64 spread
+// evenly over 0..n-1, the first and the last included.
+func sample(n uint64) iter.Seq[uint64] {
+	const samples = 64
+	return func(yield func(uint64) bool) {
 		for i := uint64(0); i < min(n, samples); i++ {
 			j := i
 			if n > samples {
 				j = i * (n - 1) / (samples - 1) // distinct: the step exceeds 1
 			}
+			if !yield(j) {
+				return
+			}
+		}
+	}
+}
+
+// sampleTargets yields every target when there are at most 64, else 64
+// spread evenly over the set, the first and the last included.
+func sampleTargets(ts *TargetSet) iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		for j := range sample(ts.Len()) {
 			if !yield(ts.At(j)) {
 				return
 			}

@@ -25,11 +25,14 @@ type ScanConfig struct {
 	Shards   int           // 1
 	Seed     uint64
 
-	Source                     netip.Addr // from the route to the first target when invalid
-	SourcePortLo, SourcePortHi uint16     // DefaultSourcePortLo..Hi when zero
-	TTL                        uint8      // DefaultTTL
-	MSS                        uint16     // DefaultMSS
-	Window                     uint16     // DefaultWindow
+	// Source is the source address of the probes to targets of its
+	// family; those of the other family (or all, when it is invalid)
+	// take theirs from the route to one of them.
+	Source                     netip.Addr
+	SourcePortLo, SourcePortHi uint16 // DefaultSourcePortLo..Hi when zero
+	TTL                        uint8  // DefaultTTL
+	MSS                        uint16 // DefaultMSS
+	Window                     uint16 // DefaultWindow
 	Layout                     craft.Layout
 	NoReset                    bool
 	// Senders is how many goroutines send, each a contiguous stretch of
@@ -140,8 +143,8 @@ func newScan(cfg ScanConfig, conn Conn, emit func(Result), prog *Progress) (*sca
 	if s.order, err = newOrder(s.m.probes(), cfg.Seed, cfg.Shard-1, cfg.Shards); err != nil {
 		return nil, err
 	}
-	tpl, err := craft.NewSYNTemplate(craft.SYNConfig{Src: src, TTL: cfg.TTL, MSS: cfg.MSS, Window: cfg.Window,
-		Layout: cfg.Layout, DF: true, TSval: uint32(time.Now().UnixMilli())})
+	tpl, err := newTemplates(src, craft.SYNConfig{TTL: cfg.TTL, MSS: cfg.MSS, Window: cfg.Window,
+		Layout: cfg.Layout, TSval: uint32(time.Now().UnixMilli())})
 	if err != nil {
 		return nil, err
 	}

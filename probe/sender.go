@@ -20,7 +20,7 @@ const maxPacingLag = 250 * time.Millisecond
 type sendShared struct {
 	conn    Conn
 	m       *matcher
-	tpl     *craft.SYNTemplate
+	tpl     templates
 	order   *order
 	led     *ledger
 	prog    *Progress
@@ -71,7 +71,7 @@ func newSender(sh *sendShared, log *sentLog, k, n, rate int) *sender {
 		outIdx: make([]uint64, 0, batchSize)}
 	sd.sentTo = sd.from
 	for i := range sd.bufs {
-		sd.bufs[i] = make([]byte, sh.tpl.Len())
+		sd.bufs[i] = make([]byte, sh.tpl.maxLen())
 	}
 	interval := time.Second / time.Duration(rate)
 	var clock timeSource
@@ -123,12 +123,12 @@ func (sd *sender) pass(ctx context.Context, try int) {
 		}
 		sport := sh.m.sport(&sd.x, dst, dport, try)
 		b := sd.bufs[len(sd.out)]
-		n, err := sh.tpl.Write(b, sh.m.src, dst, sport, dport, sh.m.isn(&sd.x, dst, sport, dport), uint16(sd.sent))
+		n, err := sh.tpl.of(dst).Write(b, sh.m.src.of(dst), dst, sport, dport, sh.m.isn(&sd.x, dst, sport, dport), uint16(sd.sent))
 		if err != nil {
 			sd.err = err
 			return false
 		}
-		sd.out = append(sd.out, raw.Outgoing{Buf: b[:n], Dst: dst, ID: sd.log.add(key(dst, dport, sport))})
+		sd.out = append(sd.out, raw.Outgoing{Buf: b[:n], Dst: dst, ID: sd.log.add(key(idx, sport))})
 		sd.outIdx = append(sd.outIdx, idx)
 		if len(sd.out) == len(sd.bufs) {
 			return sd.flush()
@@ -257,4 +257,49 @@ func refusal(err error) (Reason, bool) {
 		return ReasonLocalFirewall, true
 	}
 	return "", false
+}
+
+// templates are a scan's SYN templates, one a family; the one of a family
+// without targets is nil.
+type templates struct{ v4, v6 *craft.SYNTemplate }
+
+// newTemplates builds the templates of cfg for the families src has: an
+// IPv4 SYN with DF set, and an IPv6 SYN (no DF: IPv6 has none).
+func newTemplates(src sources, cfg craft.SYNConfig) (templates, error) {
+	var t templates
+	var err error
+	if src.v4.IsValid() {
+		c := cfg
+		c.Src, c.DF = src.v4, true
+		if t.v4, err = craft.NewSYNTemplate(c); err != nil {
+			return t, err
+		}
+	}
+	if src.v6.IsValid() {
+		c := cfg
+		c.Src, c.Dst, c.DF = src.v6, netip.IPv6Unspecified(), false
+		if t.v6, err = craft.NewSYNTemplate(c); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// of is the template of the probes to dst.
+func (t templates) of(dst netip.Addr) *craft.SYNTemplate {
+	if dst.Is4() {
+		return t.v4
+	}
+	return t.v6
+}
+
+// maxLen is the length of the longest packet the templates write.
+func (t templates) maxLen() int {
+	n := 0
+	for _, tp := range []*craft.SYNTemplate{t.v4, t.v6} {
+		if tp != nil {
+			n = max(n, tp.Len())
+		}
+	}
+	return n
 }

@@ -40,7 +40,7 @@ func (s *scanner) onReply(rp *reply, m *raw.Incoming) {
 		// No probe went out after the ICMP error settled it.
 		r.Tries = max(p.r.Tries, rp.try+1)
 	} else {
-		r.Tries = s.triesFor(r.Addr, r.Port, rp.try)
+		r.Tries = s.triesFor(rp.idx, r.Addr, r.Port, rp.try)
 	}
 	r.Time = time.Now()
 	s.rx.latency(&r, rp.key, m)
@@ -60,7 +60,7 @@ func (s *scanner) onICMP(rp *reply, m *raw.Incoming) {
 		return
 	}
 	r := rp.r
-	r.Tries, r.Time = s.triesFor(r.Addr, r.Port, rp.try), time.Now()
+	r.Tries, r.Time = s.triesFor(rp.idx, r.Addr, r.Port, rp.try), time.Now()
 	s.rx.latency(&r, rp.key, m)
 	s.prog.Filtered.Add(1)
 	s.held.hold(rp.idx, held{r: r, k: rp.key, try: rp.try, expires: time.Now().Add(s.cfg.Timeout)})
@@ -98,14 +98,14 @@ func (s *scanner) doEmit(r Result) {
 // now; the pass walking now did if the transmit time of its probe has been
 // read. (A retry still waiting in the sender's batch is missed; the reply
 // to it, if any, is counted as a duplicate.) Receiving goroutine only.
-func (s *scanner) triesFor(dst netip.Addr, dport uint16, t int) int {
+func (s *scanner) triesFor(idx uint64, dst netip.Addr, dport uint16, t int) int {
 	n := t + 1
 	done := int(s.passesDone.Load())
 	if done > t+1 {
 		n += done - (t + 1)
 	}
 	if p := int(s.passNow.Load()); p >= done && p > t {
-		if s.rx.tx.has(key(dst, dport, s.m.sport(&s.rx.x, dst, dport, p))) {
+		if s.rx.tx.has(key(idx, s.m.sport(&s.rx.x, dst, dport, p))) {
 			n++
 		}
 	}
