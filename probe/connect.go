@@ -148,7 +148,11 @@ func judgeConnect(dst netip.AddrPort, o raw.ConnectOutcome, icmpQueued bool) Res
 			r.MSS = o.MSS
 		}
 	case o.ICMP != nil:
-		r.State, r.Reason = StateFiltered, Reason(craft.ICMPName(o.ICMP.Type, o.ICMP.Code))
+		name := craft.ICMPName
+		if dst.Addr().Is6() {
+			name = craft.ICMPv6Name
+		}
+		r.State, r.Reason = StateFiltered, Reason(name(o.ICMP.Type, o.ICMP.Code))
 		r.ICMPType, r.ICMPCode, r.ICMPFrom = o.ICMP.Type, o.ICMP.Code, o.ICMP.From
 		rtt(o.ICMP.RTT)
 		if o.ICMP.HasTTL {

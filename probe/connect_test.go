@@ -67,6 +67,22 @@ func TestJudgeConnect(t *testing.T) {
 	}
 }
 
+// TestJudgeConnectIPv6: an ICMPv6 error is named by ICMPv6's codes, not
+// by ICMP's of the same numbers.
+func TestJudgeConnectIPv6(t *testing.T) {
+	dst := netip.MustParseAddrPort("[2001:2:0:d::a]:25")
+	refused := fmt.Errorf("connect: connection refused: %w", raw.ErrRefused)
+	for _, c := range []struct {
+		typ, code uint8
+		reason    Reason
+	}{{1, 4, "port-unreachable"}, {1, 1, "admin-prohibited"}, {1, 3, "address-unreachable"}, {3, 0, "hop-limit-exceeded"}} {
+		r := judgeConnect(dst, raw.ConnectOutcome{Err: refused, ICMP: &raw.ConnectICMP{Type: c.typ, Code: c.code, From: dst.Addr(), TTL: 62, HasTTL: true}}, true)
+		if r.State != StateFiltered || r.Reason != c.reason || r.TTL != 62 || r.InitialTTL != 64 || r.Hops != 2 {
+			t.Errorf("ICMPv6 %d/%d: %v %q ttl %d/%d hops %d, want filtered %q", c.typ, c.code, r.State, r.Reason, r.TTL, r.InitialTTL, r.Hops, c.reason)
+		}
+	}
+}
+
 // TestConnectLoopback probes the loopback interface: an open port (with
 // the MSS the kernel learned) and a closed one, which on a kernel that
 // queues ICMP errors is known to have answered with a RST.

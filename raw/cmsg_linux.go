@@ -70,8 +70,8 @@ type extendedErr struct {
 	// info and data: with SO_EE_ORIGIN_TIMESTAMPING, the stamp's kind
 	// (SCM_TSTAMP_SND, ...) and its ID.
 	info, data uint32
-	// offender sent the ICMP error: invalid unless an AF_INET sockaddr
-	// follows the structure.
+	// offender sent the ICMP error: invalid unless an AF_INET or AF_INET6
+	// sockaddr follows the structure.
 	offender netip.Addr
 }
 
@@ -89,9 +89,13 @@ func parseExtendedErr(b []byte) (extendedErr, bool) {
 		info: binary.NativeEndian.Uint32(b[8:]),
 		data: binary.NativeEndian.Uint32(b[12:]),
 	}
-	// sockaddr_in: family (host order), port, address.
-	if len(b) >= 16+8 && binary.NativeEndian.Uint16(b[16:]) == unix.AF_INET {
+	// sockaddr_in: family (host order), port, address; sockaddr_in6:
+	// family, port, flow info, address, scope.
+	switch {
+	case len(b) >= 16+8 && binary.NativeEndian.Uint16(b[16:]) == unix.AF_INET:
 		e.offender = netip.AddrFrom4([4]byte(b[20:24]))
+	case len(b) >= 16+24 && binary.NativeEndian.Uint16(b[16:]) == unix.AF_INET6:
+		e.offender = netip.AddrFrom16([16]byte(b[24:40]))
 	}
 	return e, true
 }

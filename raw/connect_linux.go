@@ -23,7 +23,8 @@ import (
 // runtime's poller until the handshake completes, fails, or an ICMP error
 // is queued, and reads SO_ERROR, the queued ICMP error and TCP_MAXSEG. It
 // gives up at timeout, or when ctx ends; nothing is sent once ctx has
-// ended. Only IPv4.
+// ended. IPv6 alike, with IPV6_RECVERR and IPV6_RECVHOPLIMIT: an ICMPv6
+// error's type and code, and its hop limit as the TTL.
 func Connect(ctx context.Context, dst netip.AddrPort, timeout time.Duration) ConnectOutcome {
 	o := connect(ctx, dst, timeout)
 	o.Err = classify(o.Err)
@@ -34,18 +35,31 @@ func connect(ctx context.Context, dst netip.AddrPort, timeout time.Duration) Con
 	if err := ctx.Err(); err != nil {
 		return ConnectOutcome{Err: err}
 	}
-	if !dst.Addr().Unmap().Is4() {
-		return ConnectOutcome{Err: fmt.Errorf("raw: connect to %v: only IPv4", dst), Immediate: true}
+	addr := dst.Addr().Unmap()
+	var family int
+	var sa unix.Sockaddr
+	switch {
+	case addr.Is4():
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(dst.Port()), Addr: addr.As4()}
+	case addr.Zone() != "":
+		return ConnectOutcome{Err: fmt.Errorf("raw: connect to %v: zones are not supported", dst), Immediate: true}
+	default:
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(dst.Port()), Addr: addr.As16()}
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return ConnectOutcome{Err: os.NewSyscallError("socket", err), Immediate: true}
 	}
 	// Best effort: without them, the errnos are all there is.
-	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
-	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
+	if family == unix.AF_INET6 {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)
+	} else {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
+	}
 	start := time.Now()
-	err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(dst.Port()), Addr: dst.Addr().Unmap().As4()})
+	err = unix.Connect(fd, sa)
 	if err != nil && err != unix.EINPROGRESS {
 		// The kernel refused at once (no route, say); on loopback the
 		// whole handshake, RST included, can also happen inside connect().
@@ -136,15 +150,20 @@ func readICMPError(fd int, start time.Time) *ConnectICMP {
 }
 
 // icmpError reads the control messages of one error-queue message: the
-// sock_extended_err of IP_RECVERR, with the offender's address, and
-// IP_TTL. It returns nil unless the error came from ICMP.
+// sock_extended_err of IP_RECVERR (IPV6_RECVERR), with the offender's
+// address, and IP_TTL (IPV6_HOPLIMIT). It returns nil unless the error
+// came from ICMP or ICMPv6.
 func icmpError(oob []byte) *ConnectICMP {
-	ee, ok := parseExtendedErr(cmsgData(oob, unix.SOL_IP, unix.IP_RECVERR))
-	if !ok || ee.origin != unix.SO_EE_ORIGIN_ICMP {
+	errLevel, errType, ttlLevel, ttlType, origin := int32(unix.SOL_IP), int32(unix.IP_RECVERR), int32(unix.SOL_IP), int32(unix.IP_TTL), uint8(unix.SO_EE_ORIGIN_ICMP)
+	if cmsgData(oob, unix.SOL_IPV6, unix.IPV6_RECVERR) != nil {
+		errLevel, errType, ttlLevel, ttlType, origin = unix.SOL_IPV6, unix.IPV6_RECVERR, unix.SOL_IPV6, unix.IPV6_HOPLIMIT, unix.SO_EE_ORIGIN_ICMP6
+	}
+	ee, ok := parseExtendedErr(cmsgData(oob, errLevel, errType))
+	if !ok || ee.origin != origin {
 		return nil
 	}
 	e := &ConnectICMP{Type: ee.typ, Code: ee.code, From: ee.offender}
-	if d := cmsgData(oob, unix.SOL_IP, unix.IP_TTL); len(d) >= 4 {
+	if d := cmsgData(oob, ttlLevel, ttlType); len(d) >= 4 {
 		if ttl := int32(binary.NativeEndian.Uint32(d)); ttl > 0 && ttl < 256 {
 			e.TTL, e.HasTTL = uint8(ttl), true
 		}

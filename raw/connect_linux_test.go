@@ -116,8 +116,22 @@ func TestConnectInLab(t *testing.T) {
 		t.Errorf("cancelled while waiting: %+v", o)
 	}
 
-	// Only IPv4: anything else is refused before a socket is opened.
-	if o = connect(netip.MustParseAddrPort("[2001:db8::1]:80"), time.Second, bg); o.Err == nil || !o.Immediate {
-		t.Errorf("IPv6: %+v", o)
+	// IPv6 alike: the ICMPv6 error's type and code, its sender and its
+	// hop limit; and a destination with no route refused at once.
+	web6 := netip.AddrPortFrom(l.Addr6("web"), 80)
+	if o := connect(web6, time.Second, bg); o.Err != nil || !o.HasMSS || o.MSS == 0 || o.ICMP != nil || o.Immediate {
+		t.Errorf("IPv6 open port: %+v", o)
+	}
+	o = connect(netip.AddrPortFrom(l.Addr6("reject"), 25), time.Second, bg)
+	if !errors.Is(o.Err, ErrRefused) || o.Immediate || o.HasMSS {
+		t.Errorf("IPv6 port-unreachable: %+v", o)
+	}
+	if KernelQueuesConnectICMP() {
+		if i := o.ICMP; i == nil || i.Type != 1 || i.Code != 4 || i.From != l.Addr6("reject") || !i.HasTTL || i.TTL != 63 || i.RTT <= 0 {
+			t.Errorf("IPv6 port-unreachable: the queued ICMPv6 error is %+v", o.ICMP)
+		}
+	}
+	if o = connect(netip.MustParseAddrPort("[2001:db8::1]:80"), time.Second, bg); !errors.Is(o.Err, ErrUnreachable) || !o.Immediate || o.ICMP != nil {
+		t.Errorf("IPv6, no route: %+v", o)
 	}
 }

@@ -17,7 +17,7 @@ func Connect(ctx context.Context, dst netip.AddrPort, timeout time.Duration) Con
 	}
 	d := net.Dialer{Timeout: timeout}
 	start := time.Now()
-	c, err := d.DialContext(ctx, "tcp4", dst.String())
+	c, err := d.DialContext(ctx, "tcp", dst.String())
 	o := ConnectOutcome{Err: classify(err), RTT: time.Since(start)}
 	if err == nil {
 		c.Close()
