@@ -125,7 +125,13 @@ func (c Check) Normalize() Check {
 		c.MinSuccess = 1
 	}
 	if c.Name == "" {
-		c.Name = fmt.Sprintf("%s:%d", c.Target, c.Port)
+		// An IPv6 address in brackets, as in URLs, so that the port is
+		// unambiguous: [2001:db8::1]:80 (a host name has no colon).
+		host := c.Target
+		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+			host = "[" + host + "]"
+		}
+		c.Name = fmt.Sprintf("%s:%d", host, c.Port)
 	}
 	return c
 }

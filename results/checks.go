@@ -216,8 +216,8 @@ func WritePrometheus(w io.Writer, crs []check.Result, now time.Time) error {
 		{"synprobe_check_success_ratio", "Share of the check's probes that found an expected state."},
 		{"synprobe_check_probes", "Probes sent for the check."},
 		{"synprobe_check_rtt_seconds", "Handshake latency at the check's percentile (label quantile)."},
-		{"synprobe_check_ttl", "TTL of the last reply."},
-		{"synprobe_check_initial_ttl", "Initial TTL inferred for the other stack."},
+		{"synprobe_check_ttl", "TTL of the last reply (for IPv6, its hop limit)."},
+		{"synprobe_check_initial_ttl", "Initial TTL (for IPv6, hop limit) inferred for the other stack."},
 		{"synprobe_check_mss_bytes", "MSS the other side advertised in its last SYN-ACK."},
 		{"synprobe_check_timestamp_seconds", "When the check ran, as a Unix time."},
 	}

@@ -58,9 +58,12 @@ func TestJSONLWriterAllocatesNothing(t *testing.T) {
 	r := probe.Result{Addr: netip.MustParseAddr("198.19.3.4"), Port: 80, State: probe.StateOpen, Reason: probe.ReasonSynAck,
 		Has: probe.HasRTT | probe.HasTTL | probe.HasMSS | probe.HasWindow | probe.HasWScale | probe.HasTimestamps,
 		RTT: 35 * time.Microsecond, TTL: 64, InitialTTL: 64, MSS: 1460, Window: 65160, WScale: 10, Tries: 1, Time: time.Now()}
-	w.Write(r)
-	if a := testing.AllocsPerRun(1000, func() { w.Write(r) }); a != 0 {
-		t.Fatalf("%.1f allocations per line", a)
+	for _, a := range []string{"198.19.3.4", "2001:2:0:a::a"} {
+		r.Addr = netip.MustParseAddr(a)
+		w.Write(r)
+		if n := testing.AllocsPerRun(1000, func() { w.Write(r) }); n != 0 {
+			t.Fatalf("%s: %.1f allocations per line", a, n)
+		}
 	}
 }
 

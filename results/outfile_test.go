@@ -319,7 +319,7 @@ func pcapThrough(t *testing.T, p, fifo string, n int) [][]byte {
 	if err != nil {
 		t.Fatalf("%v (%d bytes)", err, len(b))
 	}
-	if r.LinkType() != layers.LinkTypeIPv4 {
+	if r.LinkType() != layers.LinkTypeRaw {
 		t.Fatalf("link type %v", r.LinkType())
 	}
 	var pkts [][]byte

@@ -9,16 +9,18 @@ import (
 )
 
 // PcapWriter writes packets in the classic libpcap format with nanosecond
-// timestamps (magic 0xa1b23c4d) and link type LINKTYPE_IPV4 (228): every
-// packet is an IPv4 packet from its header on. tcpdump -r and Wireshark
-// read it. Safe for concurrent use.
+// timestamps (magic 0xa1b23c4d) and link type LINKTYPE_RAW (101): every
+// packet is an IPv4 or an IPv6 packet from its header on, its version
+// nibble telling which, so one file holds both families (LINKTYPE_IPV4,
+// 228, which it was, holds IPv4 only). tcpdump -r and Wireshark read it.
+// Safe for concurrent use.
 type PcapWriter struct {
 	mu  sync.Mutex
 	bw  *bufio.Writer
 	err error
 }
 
-const linktypeIPv4 = 228
+const linktypeRaw = 101
 
 // NewPcapWriter writes the file header.
 func NewPcapWriter(w io.Writer) (*PcapWriter, error) {
@@ -28,7 +30,7 @@ func NewPcapWriter(w io.Writer) (*PcapWriter, error) {
 	binary.LittleEndian.PutUint16(h[4:], 2)
 	binary.LittleEndian.PutUint16(h[6:], 4)
 	binary.LittleEndian.PutUint32(h[16:], 65535)
-	binary.LittleEndian.PutUint32(h[20:], linktypeIPv4)
+	binary.LittleEndian.PutUint32(h[20:], linktypeRaw)
 	_, err := p.bw.Write(h[:])
 	return p, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -600,35 +601,76 @@ func promtoolValid(t *testing.T, b []byte) {
 	}
 }
 
+// TestPcapReadBack: one file holds IPv4 and IPv6 packets (LINKTYPE_RAW),
+// read back by gopacket's pcapgo and each decoded by the file's link
+// type alone, as Wireshark and tcpdump do: the version nibble tells the
+// family.
 func TestPcapReadBack(t *testing.T) {
 	var b bytes.Buffer
 	pw, err := NewPcapWriter(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts := gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{198, 18, 1, 1}, DstIP: []byte{198, 18, 10, 10}}
 	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, SYN: true, Seq: 7}
 	tcp.SetNetworkLayerForChecksum(ip)
 	sb := gopacket.NewSerializeBuffer()
-	gopacket.SerializeLayers(sb, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ip, tcp)
+	if err := gopacket.SerializeLayers(sb, opts, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+		SrcIP: netip.MustParseAddr("2001:2:0:1::1").AsSlice(), DstIP: netip.MustParseAddr("2001:2:0:a::a").AsSlice()}
+	tcp6 := &layers.TCP{SrcPort: 40001, DstPort: 443, SYN: true, Seq: 8}
+	tcp6.SetNetworkLayerForChecksum(ip6)
+	sb6 := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb6, opts, ip6, tcp6); err != nil {
+		t.Fatal(err)
+	}
 	at := time.Unix(1795490000, 123456789)
-	pw.WritePacket(at, sb.Bytes())
-	pw.WritePacket(at.Add(time.Millisecond), sb.Bytes())
+	pkts := [][]byte{sb.Bytes(), sb6.Bytes(), sb.Bytes()}
+	for i, pkt := range pkts {
+		pw.WritePacket(at.Add(time.Duration(i)*time.Millisecond), pkt)
+	}
 	pw.Flush()
 	r, err := pcapgo.NewReader(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.LinkType() != layers.LinkTypeIPv4 || r.Resolution() != gopacket.TimestampResolutionNanosecond {
+	if r.LinkType() != layers.LinkTypeRaw || r.Resolution() != gopacket.TimestampResolutionNanosecond {
 		t.Fatalf("link %v resolution %v", r.LinkType(), r.Resolution())
 	}
-	data, ci, err := r.ReadPacketData()
-	if err != nil || !ci.Timestamp.Equal(at) || !bytes.Equal(data, sb.Bytes()) {
-		t.Fatalf("%v %v", ci, err)
+	for i, want := range []struct {
+		src, dst string
+		port     layers.TCPPort
+		seq      uint32
+		ipv6     bool
+	}{{"198.18.1.1", "198.18.10.10", 80, 7, false}, {"2001:2:0:1::1", "2001:2:0:a::a", 443, 8, true}, {"198.18.1.1", "198.18.10.10", 80, 7, false}} {
+		data, ci, err := r.ReadPacketData()
+		if err != nil || !ci.Timestamp.Equal(at.Add(time.Duration(i)*time.Millisecond)) || !bytes.Equal(data, pkts[i]) {
+			t.Fatalf("packet %d: %v %v", i, ci, err)
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		if el := p.ErrorLayer(); el != nil {
+			t.Fatalf("packet %d: %v", i, el.Error())
+		}
+		var src, dst netip.Addr
+		if l, ok := p.NetworkLayer().(*layers.IPv6); ok == want.ipv6 && ok {
+			src, _ = netip.AddrFromSlice(l.SrcIP)
+			dst, _ = netip.AddrFromSlice(l.DstIP)
+		} else if l, ok := p.NetworkLayer().(*layers.IPv4); ok != want.ipv6 && ok {
+			src, _ = netip.AddrFromSlice(l.SrcIP)
+			dst, _ = netip.AddrFromSlice(l.DstIP)
+		} else {
+			t.Fatalf("packet %d: network layer %T", i, p.NetworkLayer())
+		}
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if src.String() != want.src || dst.String() != want.dst || !ok || tcp.DstPort != want.port || tcp.Seq != want.seq || !tcp.SYN {
+			t.Fatalf("packet %d: %v > %v, %v", i, src, dst, tcp)
+		}
 	}
-	p := gopacket.NewPacket(data, layers.LayerTypeIPv4, gopacket.Default)
-	if p.Layer(layers.LayerTypeTCP).(*layers.TCP).Seq != 7 {
-		t.Fatal("packet changed")
+	if _, _, err := r.ReadPacketData(); err != io.EOF {
+		t.Fatalf("after 3 packets: %v", err)
 	}
 }
 
