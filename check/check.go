@@ -125,7 +125,7 @@ func (c Check) Normalize() Check {
 		c.MinSuccess = 1
 	}
 	if c.Name == "" {
-		c.Name = fmt.Sprintf("%s:%d", c.Target, c.Port)
+		c.Name = hostPort(c.Target, c.Port)
 	}
 	return c
 }
