@@ -13,8 +13,9 @@ import (
 //
 //	HOST:PORT=STATE[|STATE...][,rtt<DURATION][,rtt.pNN<DURATION][,probes=N][,success>=RATIO]
 //
-// for example "db.example:5432=open", "api:443=open,rtt<50ms" or
-// "198.19.0.9:23=closed|filtered". Every error names the check.
+// for example "db.example:5432=open", "api:443=open,rtt<50ms",
+// "198.19.0.9:23=closed|filtered" or "[2001:db8::9]:80=open" (an IPv6
+// address in brackets, which Target does not keep). Every error names the check.
 func ParseArg(s string) (Check, error) {
 	var c Check
 	bad := func(format string, a ...any) (Check, error) {
@@ -24,14 +25,31 @@ func ParseArg(s string) (Check, error) {
 	if !ok {
 		return bad("want HOST:PORT=STATE[,rtt<DURATION]")
 	}
-	i := strings.LastIndex(target, ":")
-	if i <= 0 {
-		return bad("want HOST:PORT before '='")
+	var port string
+	if strings.HasPrefix(target, "[") {
+		// [2001:db8::1]:443: an IPv6 address, in brackets before a port.
+		host, rest, ok := strings.Cut(target[1:], "]")
+		if !ok || !strings.HasPrefix(rest, ":") || strings.Contains(host, "[") {
+			return bad("want [IPv6-ADDRESS]:PORT before '='")
+		}
+		if !strings.Contains(host, ":") {
+			return bad("brackets are for an IPv6 address, not %q", host)
+		}
+		c.Target, port = host, rest[1:]
+	} else {
+		i := strings.LastIndex(target, ":")
+		if i <= 0 {
+			return bad("want HOST:PORT before '='")
+		}
+		c.Target, port = target[:i], target[i+1:]
+		if strings.Contains(c.Target, ":") {
+			// A colon-rich target is an IPv6 address, never HOST:PORT.
+			return bad("an IPv6 address is written in brackets before its port: want [IPv6-ADDRESS]:PORT before '='")
+		}
 	}
-	c.Target = target[:i]
-	p, err := strconv.ParseUint(target[i+1:], 10, 16)
+	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || p == 0 {
-		return bad("port %q must be 1-65535", target[i+1:])
+		return bad("port %q must be 1-65535", port)
 	}
 	c.Port = uint16(p)
 	parts := strings.Split(spec, ",")
@@ -109,7 +127,7 @@ func ParseArgs(args []string) ([]Spec, error) {
 // the command line has no place for).
 func (c Check) Arg() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d=%s", c.Target, c.Port, statesString(c.States))
+	fmt.Fprintf(&b, "%s=%s", hostPort(c.Target, c.Port), statesString(c.States))
 	if c.MaxRTT > 0 {
 		if c.Percentile != 0 {
 			fmt.Fprintf(&b, ",rtt.p%s<%s", fmtPct(c.Percentile), c.MaxRTT)
@@ -124,4 +142,12 @@ func (c Check) Arg() string {
 		fmt.Fprintf(&b, ",success>=%s", strconv.FormatFloat(c.MinSuccess, 'g', -1, 64))
 	}
 	return b.String()
+}
+
+// hostPort is target:port, an IPv6 address in brackets ([2001:db8::1]:80).
+func hostPort(target string, port uint16) string {
+	if strings.Contains(target, ":") && !strings.HasPrefix(target, "[") {
+		return fmt.Sprintf("[%s]:%d", target, port)
+	}
+	return fmt.Sprintf("%s:%d", target, port)
 }

@@ -23,10 +23,23 @@ func TestParseArg(t *testing.T) {
 		{"a:1=open,rtt.p100<1ms", Check{Target: "a", Port: 1, States: open, MaxRTT: time.Millisecond, Percentile: 100}},
 		{"a:1=open,success>=0", Check{Target: "a", Port: 1, States: open, MinSuccessSet: true}},
 		{"a:1=open,success>=1", Check{Target: "a", Port: 1, States: open, MinSuccess: 1, MinSuccessSet: true}},
+		// An IPv6 address in brackets before its port; Target without them.
+		{"[2001:2:0:a::a]:80=open", Check{Target: "2001:2:0:a::a", Port: 80, States: open}},
+		{"[::1]:443=open,rtt<5ms", Check{Target: "::1", Port: 443, States: open, MaxRTT: 5 * time.Millisecond}},
 	} {
 		got, err := ParseArg(c.arg)
 		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q: %+v, %v; want %+v", c.arg, got, err, c.want)
+		}
+		if back := got.Arg(); back != c.arg {
+			t.Errorf("%q: Arg writes %q", c.arg, back)
+		}
+	}
+	// The default name of an IPv6 check has the brackets, whether the
+	// check was written on the command line or in a file (no brackets).
+	for _, c := range []Check{{Target: "2001:2:0:a::a", Port: 80}, {Target: "[2001:2:0:a::a]", Port: 80}} {
+		if n := c.Normalize().Name; n != "[2001:2:0:a::a]:80" {
+			t.Errorf("%+v: name %q", c, n)
 		}
 	}
 }
@@ -57,6 +70,15 @@ func TestParseArgRejects(t *testing.T) {
 		{"a:80=open,probes=10001", "probes=N"},
 		{"a:80=open,probes=2,probes=3", "given twice"},
 		{"a:80=open,colour=red", "unknown condition"},
+		// A colon-rich target is an IPv6 address, never HOST:PORT.
+		{"2001:2:0:a::a:80=open", "want [IPv6-ADDRESS]:PORT"},
+		{"2001:2:0:a::a=open", "want [IPv6-ADDRESS]:PORT"},
+		{"[2001:2:0:a::a]=open", "want [IPv6-ADDRESS]:PORT"},
+		{"[2001:2:0:a::a:80=open", "want [IPv6-ADDRESS]:PORT"},
+		{"[::1]x:80=open", "want [IPv6-ADDRESS]:PORT"},
+		{"[web]:80=open", "brackets are for an IPv6 address"},
+		{"[::1]:0=open", "port"},
+		{"[::1]:http=open", "port"},
 	} {
 		_, err := ParseArg(c.arg)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `check "`+c.arg+`"`) {
@@ -73,6 +95,7 @@ func FuzzParseArg(f *testing.F) {
 		"a:1=open,rtt.p99.9<1s,probes=5,success>=0.8", "a:1=open,success>=0",
 		"a:80=open,success>=NaN", "a:80=open,rtt.p0<5ms", "a:80=open,rtt.p1e-300<1ns", // hostile: NaN, 0, tiny
 		"a:=open", "=open", ":::=", "a:80=open,,", "a:80=open,rtt<", "a:80=open,rtt.p<1s",
+		"[2001:2:0:a::a]:80=open", "[[::1]:80=open", "[::1]]:80=open", "2001:db8::1:80=open", // IPv6: brackets, and none
 	} {
 		f.Add(s)
 	}

@@ -125,13 +125,7 @@ func (c Check) Normalize() Check {
 		c.MinSuccess = 1
 	}
 	if c.Name == "" {
-		// An IPv6 address in brackets, as in URLs, so that the port is
-		// unambiguous: [2001:db8::1]:80 (a host name has no colon).
-		host := c.Target
-		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-			host = "[" + host + "]"
-		}
-		c.Name = fmt.Sprintf("%s:%d", host, c.Port)
+		c.Name = hostPort(c.Target, c.Port)
 	}
 	return c
 }

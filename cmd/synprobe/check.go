@@ -26,7 +26,11 @@ func newCheckCmd(g *globals) *cobra.Command {
 		Long: `Probe each check's HOST:PORT and compare with what is expected. A check on the
 command line is HOST:PORT=STATE[|STATE...] with optional conditions:
 rtt<DURATION (on the median), rtt.pNN<DURATION (on the NN'th percentile),
-probes=N, success>=RATIO. A check file (YAML) has the same, per check:
+probes=N, success>=RATIO. HOST is an IPv4 address, an IPv6 address (in
+brackets before :PORT: [2001:2:0:a::a]:80=open) or a host name, probed at the
+first address the resolver gives (of either family; -4 or -6 takes the first
+of that family). A check file (YAML) has the same, per check (an IPv6 target
+without brackets: target: 2001:2:0:a::a, with port: apart):
 
 ` + indent(check.ExampleFile, "  ") + `
 ` + exitStatusHelp("when every check passes", "when any fails"),
@@ -42,7 +46,7 @@ probes=N, success>=RATIO. A check file (YAML) has the same, per check:
 			if output != "text" && output != "json" {
 				return usageErrorf("-o %q: want text or json", output)
 			}
-			specs, checks, dsts, err := readChecks(ctx, g, file, args)
+			specs, checks, dsts, err := readChecks(ctx, g, file, args, p.fam)
 			if err != nil {
 				return err
 			}
@@ -135,10 +139,10 @@ func (o observedPinger) Ping(ctx context.Context, cfg probe.PingConfig, emit fun
 }
 
 // resolveCheck finds the one address a check probes. Its target is an
-// address or a host name (the first IPv4 address), without a port.
-func resolveCheck(ctx context.Context, s check.Spec, lookup resolver) (netip.AddrPort, error) {
+// address or a host name (the first address of fam), without a port.
+func resolveCheck(ctx context.Context, s check.Spec, lookup resolver, fam family) (netip.AddrPort, error) {
 	c := s.Check
-	t, err := parseTarget(ctx, c.Target, lookup, true, func(string) {})
+	t, err := parseTarget(ctx, c.Target, lookup, pick{fam: fam, first: true}, func(string) {})
 	switch {
 	case err != nil:
 		return netip.AddrPort{}, fmt.Errorf("%s: %v", s.Where, err)
@@ -152,7 +156,7 @@ func resolveCheck(ctx context.Context, s check.Spec, lookup resolver) (netip.Add
 
 // readChecks reads the checks of the file and of args, in that order,
 // each with its defaults, a name of its own and the address it probes.
-func readChecks(ctx context.Context, g *globals, file string, args []string) ([]check.Spec, []check.Check, []netip.AddrPort, error) {
+func readChecks(ctx context.Context, g *globals, file string, args []string, fam family) ([]check.Spec, []check.Check, []netip.AddrPort, error) {
 	var specs []check.Spec
 	if file != "" {
 		var err error
@@ -172,7 +176,7 @@ func readChecks(ctx context.Context, g *globals, file string, args []string) ([]
 	dsts := make([]netip.AddrPort, len(specs))
 	for i, s := range specs {
 		checks[i] = s.Check.Normalize()
-		if dsts[i], err = resolveCheck(ctx, s, g.lookup); err != nil {
+		if dsts[i], err = resolveCheck(ctx, s, g.lookup, fam); err != nil {
 			return nil, nil, nil, usageErrorf("%v", err)
 		}
 	}

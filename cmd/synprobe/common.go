@@ -59,7 +59,9 @@ func isTerminal(w io.Writer) bool {
 func defaultLookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	// Both families, in the order the system prefers them (RFC 6724); -4
+	// and -6 choose among them (parseTarget).
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }
 
 // probeFlags are the flags of scan, ping and check.
@@ -77,6 +79,7 @@ type probeFlags struct {
 	pcap       string
 	pcapOut    *results.Output // the --pcap file, opened by openOutputs
 	tx         string
+	ipv4, ipv6 bool // -4, -6
 }
 
 func (f *probeFlags) add(cmd *cobra.Command) {
@@ -84,10 +87,10 @@ func (f *probeFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.mode, "mode", probe.ModeAuto.String(), "raw (hand-built SYNs, needs CAP_NET_RAW), connect (the kernel's connect()), or auto: raw, else connect after a warning")
 	fl.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "how long to wait for a reply")
 	fl.StringVar(&f.iface, "interface", "", "send and receive on this interface only")
-	fl.StringVar(&f.sourceIP, "source-ip", "", "source address (default: from the route to the target)")
+	fl.StringVar(&f.sourceIP, "source-ip", "", "source address, IPv4 or IPv6, for the targets of its family (default: from the route to the target)")
 	fl.StringVar(&f.sourcePort, "source-port", fmt.Sprintf("%d-%d", probe.DefaultSourcePortLo, probe.DefaultSourcePortHi),
 		"source port range; every probe uses a fresh port from it")
-	fl.IntVar(&f.ttl, "ttl", int(probe.DefaultTTL), "TTL of the probes")
+	fl.IntVar(&f.ttl, "ttl", int(probe.DefaultTTL), "TTL of the probes (IPv6: their hop limit)")
 	fl.IntVar(&f.mss, "mss", int(probe.DefaultMSS), "MSS the probes advertise")
 	fl.IntVar(&f.window, "window", int(probe.DefaultWindow), "TCP window of the probes")
 	fl.StringVar(&f.synOptions, "syn-options", "linux", "SYN option layout: linux, windows or none")
@@ -95,11 +98,27 @@ func (f *probeFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.pcap, "pcap", "", "write every packet sent and received to this pcap file")
 	fl.StringVar(&f.tx, "tx", probe.TxRaw.String(), "transmit path: raw (IP_HDRINCL: the kernel routes and filters each probe) or packet "+
 		"(Ethernet frames via AF_PACKET to next hops already resolved: faster, bypasses the local firewall's output chains)")
+	fl.BoolVarP(&f.ipv4, "ipv4", "4", false, "IPv4 only: a host name's IPv4 addresses, and IPv6 targets refused")
+	fl.BoolVarP(&f.ipv6, "ipv6", "6", false, "IPv6 only: a host name's IPv6 addresses, and IPv4 targets refused")
+}
+
+// family is the address family -4 or -6 chose (both: bad usage).
+func (f *probeFlags) family() (family, error) {
+	switch {
+	case f.ipv4 && f.ipv6:
+		return anyFamily, usageErrorf("-4 and -6 exclude each other: give one, or neither for both families")
+	case f.ipv4:
+		return only4, nil
+	case f.ipv6:
+		return only6, nil
+	}
+	return anyFamily, nil
 }
 
 // engineParams are probeFlags checked and converted.
 type engineParams struct {
 	open        probe.OpenConfig
+	fam         family
 	ttl         uint8
 	mss, window uint16
 	layout      craft.Layout
@@ -114,10 +133,20 @@ func (f *probeFlags) params() (engineParams, error) {
 	if f.timeout <= 0 {
 		return p, usageErrorf("--timeout must be positive")
 	}
+	if p.fam, err = f.family(); err != nil {
+		return p, err
+	}
 	if f.sourceIP != "" {
-		a, err := parseIPv4(f.sourceIP)
+		parse := parseIPv4
+		if strings.Contains(f.sourceIP, ":") {
+			parse = parseIPv6
+		}
+		a, err := parse(f.sourceIP)
 		if err != nil {
 			return p, usageErrorf("--source-ip: %v", err)
+		}
+		if !p.fam.takes(a) {
+			return p, usageErrorf("--source-ip %s is %s, and %s takes %s addresses only", a, familyOf(a), p.fam.flag(), p.fam)
 		}
 		p.open.Source = a
 	}
@@ -243,14 +272,17 @@ func capture(out *results.Output) (probe.CaptureFunc, func() error, error) {
 	}, nil
 }
 
-// resolveTargetPort parses HOST:PORT for ping: one address, the first
-// of a host name's.
-func resolveTargetPort(ctx context.Context, s string, lookup resolver) (netip.AddrPort, error) {
-	t, err := parseTarget(ctx, s, lookup, true, func(string) {})
+// resolveTargetPort parses HOST:PORT or [IPv6-ADDRESS]:PORT for ping:
+// one address, the first of a host name's (of fam).
+func resolveTargetPort(ctx context.Context, s string, lookup resolver, fam family) (netip.AddrPort, error) {
+	t, err := parseTarget(ctx, s, lookup, pick{fam: fam, first: true}, func(string) {})
 	if err != nil {
 		return netip.AddrPort{}, usageErrorf("%v", err)
 	}
 	if t.port == 0 {
+		if strings.Contains(s, ":") {
+			return netip.AddrPort{}, usageErrorf("target %q: want [IPv6-ADDRESS]:PORT (an IPv6 address with a port is written in brackets)", s)
+		}
 		return netip.AddrPort{}, usageErrorf("target %q: want HOST:PORT", s)
 	}
 	if t.ranges[0].First != t.ranges[0].Last {

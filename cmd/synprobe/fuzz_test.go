@@ -11,9 +11,10 @@ import (
 	"testing"
 )
 
-// FuzzParseTarget: no panics; an accepted target is IPv4 ranges in order,
-// with a port 1-65535 if any; an address, range or CIDR written back as
-// A.B.C.D-A.B.C.D reads back as the same range; a malformed host name or
+// FuzzParseTarget: no panics; an accepted target is ranges in order, both
+// ends of one family, no IPv4-mapped address, no zone, with a port
+// 1-65535 if any; an address, range or CIDR (IPv4 or IPv6) written back
+// as FIRST-LAST reads back as the same range; a malformed host name or
 // address is refused without a lookup.
 func FuzzParseTarget(f *testing.F) {
 	for _, s := range []string{
@@ -25,6 +26,10 @@ func FuzzParseTarget(f *testing.F) {
 		// before any lookup.
 		"0x7f.1", "127.1", "2130706433", "198.19.0.1%eth0", "010.0.0.1", "0x7f.0.0.1-0x7f.0.0.9", "web-host ", "\ufeffweb-host",
 		"web\thost", "web..host", "-web", "web-.host", "b\xfccher", "web_host", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "a",
+		// IPv6: brackets and ports, prefixes, ranges, and what is refused
+		// (two ::, a zone, IPv4-mapped, one end of each family).
+		"[2001:db8::1]:443", "2001:2:0:a::a", "2001:2:0:a::/120", "2001:2::1-2001:2::9", "2001:db8::1::2", "fe80::1%eth0",
+		"[fe80::1%eth0]:80", "::ffff:198.18.10.10", "198.18.10.1-2001:2::9", "[::1]", "[::1]:", "[198.18.10.1]:80", "::/0",
 	} {
 		f.Add(s)
 	}
@@ -38,7 +43,7 @@ func FuzzParseTarget(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		looked = false
-		tg, err := parseTarget(context.Background(), s, lookup, false, func(string) {})
+		tg, err := parseTarget(context.Background(), s, lookup, pick{}, func(string) {})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "target ") && !strings.HasPrefix(err.Error(), "empty") {
 				t.Fatalf("%q: error %q does not name the target", s, err)
@@ -52,14 +57,13 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("%q: accepted with no address", s)
 		}
 		for _, r := range tg.ranges {
-			if !r.First.Is4() || !r.Last.Is4() || r.Last.Less(r.First) {
+			if r.First.Is4() != r.Last.Is4() || r.First.Is4In6() || r.Last.Is4In6() || r.First.Zone() != "" || r.Last.Less(r.First) {
 				t.Fatalf("%q: range %v-%v", s, r.First, r.Last)
 			}
 		}
-		host, _, _ := strings.Cut(s, ":")
-		if looksNumeric(strings.NewReplacer("-", "", "/", "").Replace(host)) && len(tg.ranges) == 1 {
+		if !looked && len(tg.ranges) == 1 {
 			r := tg.ranges[0]
-			back, err := parseTarget(context.Background(), fmt.Sprintf("%v-%v", r.First, r.Last), lookup, false, func(string) {})
+			back, err := parseTarget(context.Background(), fmt.Sprintf("%v-%v", r.First, r.Last), lookup, pick{}, func(string) {})
 			if err != nil || len(back.ranges) != 1 || back.ranges[0] != r {
 				t.Fatalf("%q: %v-%v reads back as %+v, %v", s, r.First, r.Last, back, err)
 			}

@@ -33,6 +33,7 @@ type ran struct {
 	code           int
 	stdout, stderr string
 	opened         bool
+	openCfg        probe.OpenConfig // what the engine was opened with
 	lookups        []string
 }
 
@@ -53,6 +54,9 @@ func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
 				return []netip.Addr{netip.MustParseAddr("198.18.10.10"), netip.MustParseAddr("198.18.10.11")}, nil
 			case "v6only.lab":
 				return []netip.Addr{netip.MustParseAddr("2001:db8::1")}, nil
+			case "dual.lab": // as the system orders them: IPv6 first
+				return []netip.Addr{netip.MustParseAddr("2001:2:0:a::a"), netip.MustParseAddr("198.18.10.10"),
+					netip.MustParseAddr("2001:2:0:a::b"), netip.MustParseAddr("::ffff:198.18.10.11")}, nil
 			case "web-host", "web-host.lab":
 				return []netip.Addr{netip.MustParseAddr("198.18.10.10")}, nil
 			}
@@ -64,7 +68,7 @@ func runCtx(t *testing.T, ctx context.Context, args ...string) (r ran) {
 		// loopback. A test that needs the engine otherwise runs in the
 		// lab, or on a fake Conn (outputs_test.go's runSilent).
 		open: func(cfg probe.OpenConfig) (*probe.Prober, error) {
-			r.opened = true
+			r.opened, r.openCfg = true, cfg
 			if cfg.Mode == probe.ModeConnect {
 				return probe.Open(cfg)
 			}
@@ -96,9 +100,12 @@ func TestBadInputOneLineExit2NothingSent(t *testing.T) {
 		{"scan", "198.18.10.1", "-p", ""},
 		{"scan", "198.18.10.1:0"},
 		{"scan", "nonexistent.invalid"},
-		{"scan", "v6only.lab"},
-		{"scan", "2001:db8::1"},
-		{"scan", "[2001:db8::1]:80"},
+		{"scan", "-4", "v6only.lab"},
+		{"scan", "-6", "web.lab"},
+		{"scan", "2001:db8::1::2"},
+		{"scan", "[2001:db8::1]:0"},
+		{"scan", "::/0"},
+		{"scan", "-4", "-6", "198.18.10.1"},
 		{"scan", "198.18.10.1", "--rate", "0"},
 		{"scan", "198.18.10.1", "--rate", "-5"},
 		{"scan", "198.18.10.1", "--timeout", "0s"},
@@ -209,7 +216,9 @@ func TestCheckFileErrorsNameTheLine(t *testing.T) {
 		{ok + "  - target: 198.18.10.256\n    port: 80\n    expect: [open]\n", "5", "not an IPv4 address"},
 		{ok + "  - target: 198.18.10.0/24\n    port: 80\n    expect: [open]\n", "5", "one address, not a range"},
 		{ok + "  - target: 198.18.10.1:22\n    port: 80\n    expect: [open]\n", "5", "give the port on its own"},
-		{ok + "  - target: 2001:db8::1\n    port: 80\n    expect: [open]\n", "5", "IPv6"},
+		{ok + "  - target: ::ffff:198.18.10.10\n    port: 80\n    expect: [open]\n", "5", "IPv4-mapped"},
+		{ok + "  - target: '[2001:db8::1]:443'\n    port: 80\n    expect: [open]\n", "5", "give the port on its own"},
+		{ok + "  - target: 2001:db8::/120\n    port: 80\n    expect: [open]\n", "5", "one address, not a range"},
 	} {
 		writeFile(t, p, c.yaml)
 		code, _, stderr, opened := runT(t, "check", "--file", p)
@@ -266,7 +275,7 @@ func TestTargets(t *testing.T) {
 		{"198.18.10.1-40", false, nil, 0, `"40" is not an IPv4 address`},
 		{"198.18.10.1-web-host", false, nil, 0, "does not resolve"},
 	} {
-		tg, err := parseTarget(context.Background(), c.in, lookup, c.first, func(string) {})
+		tg, err := parseTarget(context.Background(), c.in, lookup, pick{first: c.first}, func(string) {})
 		if c.errSubstr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.errSubstr) {
 				t.Errorf("%q: %v, want error %q", c.in, err, c.errSubstr)

@@ -17,7 +17,7 @@ func newPingCmd(g *globals) *cobra.Command {
 	var interval time.Duration
 	var output string
 	cmd := &cobra.Command{
-		Use:   "ping HOST:PORT [-c N] [-i INTERVAL]",
+		Use:   "ping HOST:PORT [-c N] [-i INTERVAL] [-4|-6]",
 		Short: "Measure handshake latency to one HOST:PORT, like ping",
 		Long: `Send a fresh SYN to HOST:PORT every INTERVAL (each from a new source port, so
 the target never sees a retransmission), print one line per probe as it
@@ -26,9 +26,14 @@ probe is answered when the target replied, with a SYN-ACK (open) or a RST
 (closed); an ICMP error is an error, not an answer, and the latency figures
 are over answered probes. With -q, only the first line and the summary.
 
+HOST is an IPv4 address, an IPv6 address in brackets ([2001:2:0:a::a]:80) or
+a host name, probed at the first address the resolver gives (the system's
+preferred one, of either family); -4 or -6 takes the first of that family.
+
 ` + exitStatusHelp("when some probe was answered", "when none was"),
 		Example: `  synprobe ping 198.18.14.10:80 -c 5 -i 200ms
-  synprobe ping 198.18.10.10:443 -c 100 -i 10ms -o jsonl`,
+  synprobe ping 198.18.10.10:443 -c 100 -i 10ms -o jsonl
+  synprobe ping '[2001:2:0:e::a]:80' -c 5`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -46,7 +51,7 @@ are over answered probes. With -q, only the first line and the summary.
 			if output != "text" && output != "jsonl" && output != "csv" {
 				return usageErrorf("-o %q: want text, jsonl or csv", output)
 			}
-			dst, err := resolveTargetPort(ctx, args[0], g.lookup)
+			dst, err := resolveTargetPort(ctx, args[0], g.lookup, p.fam)
 			if err != nil {
 				return err
 			}

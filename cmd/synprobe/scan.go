@@ -27,14 +27,20 @@ target:port, the state (open, closed, filtered and why), the handshake
 latency, the reply's TTL (with the inferred initial TTL and hop count) and the
 MSS, window and options the other side negotiates.
 
-TARGET is an IPv4 address, a CIDR (198.19.0.0/16), a range
-(198.19.0.1-198.19.0.40), a host name (every A record; --first-address for one)
-or any of these with :PORT to probe that port only.
+TARGET is an IPv4 or IPv6 address, a CIDR (198.19.0.0/16, 2001:2:0:a::/120),
+a range (198.19.0.1-198.19.0.40, 2001:2::1-2001:2::9), a host name (every
+A and AAAA record; --first-address for the first the resolver gives), or any
+of these with :PORT to probe that port only ([2001:2:0:a::a]:443: an IPv6
+address with a port is written in brackets). -4 or -6 takes one family only.
+An IPv6 range of more than 2^24 addresses (a /64) is not walked: --sample N
+probes N random addresses of it.
 
 ` + exitStatusHelp("when every probe was sent and has its result", ""),
 		Example: `  synprobe scan 198.18.10.10 -p 22,80,443
   synprobe scan 198.19.0.0/16 -p 80 --rate 50000 -o jsonl --open
-  synprobe scan 198.18.10.0/24 --shard 1/4 --seed 7`,
+  synprobe scan 198.18.10.0/24 --shard 1/4 --seed 7
+  synprobe scan 2001:2:0:a::/120 '[2001:2:0:b::a]:443' -p 22,80
+  synprobe scan 2001:2:0:ffff::/64 --sample 1000 -p 80`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if len(args) == 0 {
@@ -49,7 +55,7 @@ or any of these with :PORT to probe that port only.
 				return err
 			}
 			p.open.Writers = sf.senders + 1 // and one for the RSTs
-			groups, err := sf.plan(ctx, g, args, cmd.Flags().Changed("ports"))
+			groups, err := sf.plan(ctx, g, args, cmd.Flags().Changed("ports"), p.fam)
 			if err != nil {
 				return err
 			}
@@ -79,7 +85,7 @@ type scanFlags struct {
 	ports, shard, output, excludeFile string
 	exclude                           []string
 	rate, retries, senders            int
-	seed                              uint64
+	seed, sample                      uint64
 	onlyOpen, allowLarge, firstAddr   bool
 	cooldown                          time.Duration
 }
@@ -99,7 +105,8 @@ func (sf *scanFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&sf.onlyOpen, "open", false, "report open ports only")
 	fl.StringVarP(&sf.output, "output", "o", "table", "output format: table, jsonl or csv")
 	fl.BoolVar(&sf.allowLarge, "allow-large", false, "allow scans of more than 16,777,216 addresses")
-	fl.BoolVar(&sf.firstAddr, "first-address", false, "probe only the first IPv4 address of a host name")
+	fl.BoolVar(&sf.firstAddr, "first-address", false, "probe only the first address of a host name the resolver gives (of the family -4 or -6 chose)")
+	fl.Uint64Var(&sf.sample, "sample", 0, fmt.Sprintf("probe N random distinct addresses (1-%d, chosen by --seed, outside the excludes) of each IPv6 range too large to walk", probe.MaxWalk))
 }
 
 // config checks scan's flags and makes the engine's configuration of
@@ -115,6 +122,8 @@ func (sf *scanFlags) config(f *probeFlags, p engineParams) (probe.ScanConfig, er
 		return cfg, usageErrorf("--cooldown must not be negative")
 	case sf.senders < 1 || sf.senders > probe.MaxSenders:
 		return cfg, usageErrorf("--senders must be 1-%d", probe.MaxSenders)
+	case sf.sample > probe.MaxWalk:
+		return cfg, usageErrorf("--sample must be 1-%d", probe.MaxWalk)
 	}
 	k, n, err := parseShard(sf.shard)
 	if err != nil {
@@ -141,8 +150,9 @@ func checkScan(f *probeFlags, p engineParams, cfg probe.ScanConfig, groups []pro
 }
 
 // plan reads the targets, ports and exclusions into the engine's groups
-// (one per port list).
-func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsGiven bool) ([]probe.Group, error) {
+// (one per port list); with --sample, each range the engine will not
+// walk (probe.ErrTooLarge) is replaced by a sample of it.
+func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsGiven bool, fam family) ([]probe.Group, error) {
 	portList := topPorts
 	if portsGiven {
 		var err error
@@ -153,7 +163,7 @@ func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsG
 	note := func(s string) { g.log.Info().Msg(s) }
 	var tps []probe.TargetPorts
 	for _, a := range args {
-		t, err := parseTarget(ctx, a, g.lookup, sf.firstAddr, note)
+		t, err := parseTarget(ctx, a, g.lookup, pick{fam: fam, first: sf.firstAddr}, note)
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
@@ -176,6 +186,12 @@ func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsG
 		}
 		excl = append(excl, r...)
 	}
+	if sf.sample > 0 {
+		var err error
+		if tps, err = sampleLarge(g, tps, sf.sample, sf.seed, excl); err != nil {
+			return nil, usageErrorf("--sample: %v", err)
+		}
+	}
 	groups, err := probe.Plan(tps, portList, excl)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -190,6 +206,34 @@ func (sf *scanFlags) plan(ctx context.Context, g *globals, args []string, portsG
 	}
 	g.log.Debug().Uint64("addresses", addrs).Uint64("probes", probes).Int("port_lists", len(groups)).Msg("targets")
 	return groups, nil
+}
+
+// sampleLarge replaces each range of tps that the engine would refuse to
+// walk (probe.ErrTooLarge) with n random addresses of it
+// (probe.SampleRange), and says so; it is a note when there is none.
+func sampleLarge(g *globals, tps []probe.TargetPorts, n, seed uint64, excl []probe.AddrRange) ([]probe.TargetPorts, error) {
+	sampled := 0
+	for i, tp := range tps {
+		var ranges []probe.AddrRange
+		for _, r := range tp.Ranges {
+			if _, err := probe.NewTargetSet([]probe.AddrRange{r}, nil); !errors.Is(err, probe.ErrTooLarge) {
+				ranges = append(ranges, r)
+				continue
+			}
+			s, err := probe.SampleRange(r, n, seed, excl)
+			if err != nil {
+				return nil, err
+			}
+			g.log.Info().Msgf("sampling %d addresses of %v (--seed %d)", n, r, seed)
+			ranges = append(ranges, s...)
+			sampled++
+		}
+		tps[i].Ranges = ranges
+	}
+	if sampled == 0 {
+		g.log.Info().Msg("--sample: no range is too large to walk; every address is scanned")
+	}
+	return tps, nil
 }
 
 // runScan scans the groups, writing each result to rw as it settles, with

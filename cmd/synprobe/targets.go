@@ -23,8 +23,41 @@ var topPorts = []uint16{7, 9, 13, 21, 22, 23, 25, 26, 37, 53, 79, 80, 81, 88, 10
 	5060, 5101, 5190, 5357, 5432, 5631, 5666, 5800, 5900, 6000, 6001, 6646, 7070, 8000, 8008, 8009, 8080, 8081, 8443, 8888, 9100,
 	9999, 10000, 32768, 49152, 49153, 49154, 49155, 49156, 49157}
 
-// resolver looks up a host's IPv4 addresses; tests replace it.
+// resolver looks up a host's addresses, of both families, in the order
+// the system prefers them; tests replace it.
 type resolver func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// family is the address family a command takes: -4, -6, or both.
+type family int
+
+const (
+	anyFamily family = iota
+	only4
+	only6
+)
+
+func (f family) String() string {
+	switch f {
+	case only4:
+		return "IPv4"
+	case only6:
+		return "IPv6"
+	}
+	return "IP"
+}
+
+// takes reports whether a is of the family f takes.
+func (f family) takes(a netip.Addr) bool {
+	return f == anyFamily || a.Is4() == (f == only4)
+}
+
+// pick says which of a host name's addresses a target takes: those of
+// fam, and only the first of them (in the resolver's order) with first.
+// Addresses written as such must be of fam too.
+type pick struct {
+	fam   family
+	first bool
+}
 
 // target is one TARGET argument, parsed.
 type target struct {
@@ -33,43 +66,99 @@ type target struct {
 }
 
 // parseTarget parses an IPv4 address, a CIDR, a range a.b.c.d-e.f.g.h,
-// a host name, each optionally followed by :port. note receives remarks
-// that are not errors (host bits set in a CIDR). Only a well-formed host
-// name is looked up: anything made of numbers and dots (decimal, or
-// 0x... hexadecimal) is an address or an error, never a name, and a name
-// with a stray character (a space, a control character, a byte-order
-// mark) or over DNS's lengths is refused as malformed (errMalformedHost)
+// a host name, each optionally followed by :port; or an IPv6 address,
+// CIDR or range (2001:db8::1-2001:db8::9), in brackets when followed by
+// :port ([2001:db8::1]:443). A colon-rich target without brackets is an
+// IPv6 address, never HOST:PORT. note receives remarks that are not
+// errors (host bits set in a CIDR). Only a well-formed host name is
+// looked up: anything made of numbers and dots (decimal, or 0x...
+// hexadecimal) is an address or an error, never a name, and a name with
+// a stray character (a space, a control character, a byte-order mark)
+// or over DNS's lengths is refused as malformed (errMalformedHost)
 // before it reaches a resolver.
-func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool, note func(string)) (target, error) {
+func parseTarget(ctx context.Context, s string, lookup resolver, pk pick, note func(string)) (target, error) {
 	var t target
 	if s == "" {
 		return t, fmt.Errorf("empty target")
 	}
 	q := quoted(s)
-	if strings.HasPrefix(s, "[") || strings.Count(s, ":") > 1 {
-		return t, fmt.Errorf("target %s: IPv6 is not supported yet", q)
+	var err error
+	switch {
+	case strings.HasPrefix(s, "["):
+		host, rest, ok := strings.Cut(s[1:], "]")
+		switch {
+		case !ok:
+			return t, fmt.Errorf("target %s: '[' without ']': want [IPv6-ADDRESS]:PORT", q)
+		case rest != "" && rest[0] != ':':
+			return t, fmt.Errorf("target %s: want [IPv6-ADDRESS]:PORT, nothing but :PORT after ']'", q)
+		case rest != "":
+			if t.port, err = parsePort(rest[1:]); err != nil {
+				return t, fmt.Errorf("target %s: %w", q, err)
+			}
+		}
+		if !strings.Contains(host, ":") {
+			return t, fmt.Errorf("target %s: brackets are for an IPv6 address (%s without them)", q, host)
+		}
+		if t.ranges, err = parseHost6(host, note); err != nil {
+			return t, fmt.Errorf("target %s: %w", q, err)
+		}
+	case strings.Count(s, ":") > 1:
+		if t.ranges, err = parseHost6(s, note); err != nil {
+			return t, fmt.Errorf("target %s: %w", q, err)
+		}
+	default:
+		if t, err = parseTarget4(ctx, s, lookup, pk, note); err != nil {
+			return t, fmt.Errorf("target %s: %w", q, err)
+		}
 	}
+	for _, r := range t.ranges {
+		if !pk.fam.takes(r.First) {
+			return target{}, fmt.Errorf("target %s is %s, and %s takes %s addresses only", q, familyOf(r.First), pk.fam.flag(), pk.fam)
+		}
+	}
+	return t, nil
+}
+
+func familyOf(a netip.Addr) family {
+	if a.Is4() {
+		return only4
+	}
+	return only6
+}
+
+// flag is the flag that chose f.
+func (f family) flag() string {
+	if f == only4 {
+		return "-4"
+	}
+	return "-6"
+}
+
+// parseTarget4 parses an IPv4 address, CIDR or range, or a host name,
+// each optionally followed by :port.
+func parseTarget4(ctx context.Context, s string, lookup resolver, pk pick, note func(string)) (target, error) {
+	var t target
 	host := s
 	if h, p, ok := strings.Cut(s, ":"); ok {
 		port, err := parsePort(p)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		host, t.port = h, port
 	}
 	if host == "" {
-		return t, fmt.Errorf("target %s: no address or host name before the port", q)
+		return t, fmt.Errorf("no address or host name before the port")
 	}
 	switch {
 	case strings.Contains(host, "/"):
 		a, bits, _ := strings.Cut(host, "/")
 		addr, err := parseIPv4(a)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		n, err := strconv.Atoi(bits)
 		if err != nil || n < 0 || n > 32 || (len(bits) > 1 && bits[0] == '0') {
-			return t, fmt.Errorf("target %s: prefix length %s must be 0-32", q, quoteInput(bits))
+			return t, fmt.Errorf("prefix length %s must be 0-32", quoteInput(bits))
 		}
 		p := netip.PrefixFrom(addr, n)
 		if p.Masked().Addr() != addr {
@@ -80,46 +169,139 @@ func parseTarget(ctx context.Context, s string, lookup resolver, firstOnly bool,
 		a, b, _ := strings.Cut(host, "-")
 		first, err := parseIPv4(a)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		if b == "" {
-			return t, fmt.Errorf("target %s: range has no end", q)
+			return t, fmt.Errorf("range has no end")
 		}
 		last, err := parseIPv4(b)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		if last.Less(first) {
-			return t, fmt.Errorf("target %s: range is inverted (%v comes after %v)", q, first, last)
+			return t, fmt.Errorf("range is inverted (%v comes after %v)", first, last)
 		}
 		t.ranges = []probe.AddrRange{{First: first, Last: last}}
 	case looksLikeAddress(host):
 		addr, err := parseIPv4(host)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		t.ranges = []probe.AddrRange{{First: addr, Last: addr}}
 	default:
 		if err := checkHostName(host); err != nil {
-			return t, fmt.Errorf("target %s: %w", q, err)
+			return t, err
 		}
 		addrs, err := lookup(ctx, host)
 		if err != nil {
-			return t, fmt.Errorf("target %s: host name does not resolve (%v)", q, resolveReason(err))
+			return t, fmt.Errorf("host name does not resolve (%v)", resolveReason(err))
 		}
+		others := false
 		for _, a := range addrs {
-			if a = a.Unmap(); a.Is4() {
-				t.ranges = append(t.ranges, probe.AddrRange{First: a, Last: a})
-				if firstOnly {
-					break
-				}
+			if a = a.Unmap(); a.Zone() != "" || !a.IsValid() {
+				continue // a link-local address with a zone: not a target yet
+			}
+			if !pk.fam.takes(a) {
+				others = true
+				continue
+			}
+			t.ranges = append(t.ranges, probe.AddrRange{First: a, Last: a})
+			if pk.first {
+				break
 			}
 		}
-		if len(t.ranges) == 0 {
-			return t, fmt.Errorf("target %s: no IPv4 address (IPv6 is not supported yet)", q)
+		switch {
+		case len(t.ranges) > 0:
+		case others:
+			return t, fmt.Errorf("no %s address (only %s ones; without %s, those are probed)", pk.fam, otherFamily(pk.fam), pk.fam.flag())
+		default:
+			return t, fmt.Errorf("no address")
 		}
 	}
 	return t, nil
+}
+
+func otherFamily(f family) family {
+	if f == only4 {
+		return only6
+	}
+	return only4
+}
+
+// parseHost6 parses an IPv6 address, CIDR (2001:db8::/120) or range
+// (2001:db8::1-2001:db8::9), without a port.
+func parseHost6(host string, note func(string)) ([]probe.AddrRange, error) {
+	switch {
+	case strings.Contains(host, "/"):
+		a, bits, _ := strings.Cut(host, "/")
+		addr, err := parseIPv6(a)
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(bits)
+		if err != nil || n < 0 || n > 128 || (len(bits) > 1 && bits[0] == '0') {
+			return nil, fmt.Errorf("prefix length %s must be 0-128", quoteInput(bits))
+		}
+		p := netip.PrefixFrom(addr, n)
+		if p.Masked().Addr() != addr {
+			note(fmt.Sprintf("%s has host bits set; scanning %s", host, p.Masked()))
+		}
+		return []probe.AddrRange{probe.RangeOf(p)}, nil
+	case strings.Contains(host, "-"):
+		a, b, _ := strings.Cut(host, "-")
+		if a == "" || b == "" {
+			return nil, fmt.Errorf("range has no %s", map[bool]string{true: "start", false: "end"}[a == ""])
+		}
+		if !strings.Contains(a, ":") || !strings.Contains(b, ":") {
+			return nil, fmt.Errorf("range has one end IPv4, the other IPv6: both ends are of one family")
+		}
+		first, err := parseIPv6(a)
+		if err != nil {
+			return nil, err
+		}
+		last, err := parseIPv6(b)
+		if err != nil {
+			return nil, err
+		}
+		if last.Less(first) {
+			return nil, fmt.Errorf("range is inverted (%v comes after %v)", first, last)
+		}
+		return []probe.AddrRange{{First: first, Last: last}}, nil
+	}
+	addr, err := parseIPv6(host)
+	if err != nil {
+		return nil, err
+	}
+	return []probe.AddrRange{{First: addr, Last: addr}}, nil
+}
+
+// errNotIPv6 is returned (wrapped, with the input and why) for a
+// colon-rich target that is not an IPv6 address.
+var errNotIPv6 = errors.New("not an IPv6 address")
+
+// parseIPv6 accepts an IPv6 address without a zone, and not an
+// IPv4-mapped one (::ffff:a.b.c.d, which names an IPv4 address).
+func parseIPv6(s string) (netip.Addr, error) {
+	if a, zone, ok := strings.Cut(s, "%"); ok {
+		if _, err := netip.ParseAddr(a); err == nil && strings.Contains(a, ":") {
+			return netip.Addr{}, fmt.Errorf("a zone (%s): IPv6 zones are not supported yet; --interface chooses the interface", quoteInput("%"+zone))
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		why := err.Error()
+		if _, after, ok := strings.Cut(why, "): "); ok {
+			why = after // netip repeats the input
+		}
+		return netip.Addr{}, fmt.Errorf("%s is %w: %s", quoteInput(s), errNotIPv6, why)
+	}
+	switch {
+	case a.Is4():
+		return netip.Addr{}, fmt.Errorf("%s is IPv4, where an IPv6 address is wanted", quoteInput(s))
+	case a.Is4In6():
+		return netip.Addr{}, fmt.Errorf("%s: %w: give the IPv4 address, %v", quoteInput(s), probe.ErrMapped, a.Unmap())
+	}
+	return a, nil
 }
 
 func looksNumeric(s string) bool {
@@ -191,7 +373,7 @@ func parseIPv4(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%s is %w: %s", quoteInput(s), errNotIPv4, whyNotIPv4(s))
 	}
 	if !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("%s: IPv6 is not supported yet", quoteInput(s))
+		return netip.Addr{}, fmt.Errorf("%s is %w: it is IPv6", quoteInput(s), errNotIPv4)
 	}
 	return a, nil
 }
@@ -392,16 +574,21 @@ func readExcludeFile(ctx context.Context, path string, lookup resolver, note fun
 	return out, nil
 }
 
-// parseExclude parses one target to leave out of a scan. Exclusions are
+// parseExclude parses one target to leave out of a scan: every address
+// of a host name, of both families (-4 and -6 choose what is probed, and
+// leaving out more of the other family changes nothing). Exclusions are
 // addresses only: a scan cannot leave out one port of an address, so
 // 198.18.10.0/24:80 is refused rather than read as all of 198.18.10.0/24.
 func parseExclude(ctx context.Context, s string, lookup resolver, note func(string)) ([]probe.AddrRange, error) {
-	t, err := parseTarget(ctx, s, lookup, false, note)
+	t, err := parseTarget(ctx, s, lookup, pick{}, note)
 	if err != nil {
 		return nil, err
 	}
 	if t.port != 0 {
 		host, _, _ := strings.Cut(s, ":")
+		if strings.HasPrefix(s, "[") {
+			host, _, _ = strings.Cut(s[1:], "]")
+		}
 		return nil, fmt.Errorf("%q: an exclusion is an address, CIDR, range or host name without a port (did you mean %s?)", s, host)
 	}
 	return t.ranges, nil
