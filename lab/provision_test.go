@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,6 +204,7 @@ func TestProvisioningInNamespaces(t *testing.T) {
 	tool(t, "nft")
 	tool(t, "tc")
 	tool(t, "python3")
+	tool(t, "ping")
 	l := labtest.Start(t, vmTopology())
 	vagrantLike(t, l)
 	run := t.TempDir()
@@ -394,6 +396,18 @@ func checkIPv6(t *testing.T, l *lab.Lab) {
 		// And the lab is routed: the checks above can fail.
 		if out, err := cmd(lab.ProberName, "ip", "-6", "route", "get", "2001:2:0:ffff::1"); err != nil {
 			t.Errorf("ip -6 route get big's /112: %v: %s", err, out)
+		}
+	})
+
+	t.Run("hop limits", func(t *testing.T) {
+		// An echo reply's hop limit, as ping reads it (IPV6_RECVHOPLIMIT):
+		// the target's initial hop limit less the router's one hop.
+		ttl := regexp.MustCompile(`ttl=(\d+)`)
+		for addr, want := range map[string]string{"2001:2:0:a::a": "63", "2001:2:0:b::a": "127", "2001:2:0:3::a": "254", "2001:2:0:1::2": "64"} {
+			out, err := cmd(lab.ProberName, "ping", "-6", "-n", "-c", "1", "-W", "2", addr)
+			if m := ttl.FindStringSubmatch(out); err != nil || m == nil || m[1] != want {
+				t.Errorf("ping -6 %s: %v, want hop limit %s:\n%s", addr, err, want, out)
+			}
 		}
 	})
 
