@@ -100,10 +100,15 @@ var sampleVarying = []struct {
 	with string
 }{
 	{regexp.MustCompile(`\b\d\d:\d\d:\d\d\.\d{6}\b`), "T"},                                    // capture times
-	{regexp.MustCompile(`\b(198\.18\.1\.1)\.\d+\b`), "$1.P"},                                  // the prober's source ports
+	{regexp.MustCompile(`\b(198\.18\.1\.1|2001:2:0:1::1)\.\d+\b`), "$1.P"},                    // the prober's source ports
 	{regexp.MustCompile(`\b(seq|ack|val|ecr|id) \d+`), "$1 N"},                                // sequence numbers, timestamps, IP IDs
 	{regexp.MustCompile(`\bcksum 0x[0-9a-f]{4}`), "cksum X"},                                  // TCP checksums (ports, sequence numbers)
-	{regexp.MustCompile(`^\s*0x00[1-9a-f]0:.*`), "0xNNNN: hex"},                               // a capture's bytes past the IPv4 header's first 16
+	{regexp.MustCompile(`\bflowlabel 0x[0-9a-f]+`), "flowlabel X"},                            // IPv6 flow labels (a hash of the flow)
+	{regexp.MustCompile(`^(\s*0x0000:\s+6[0-9a-f]{2})[0-9a-f] [0-9a-f]{4}`), "${1}F FFFF"},    // the same in an IPv6 header's bytes
+	{regexp.MustCompile(`^\s*0x00[1-9a-f]0:.*`), "0xNNNN: hex"},                               // a capture's bytes past the IP header's first 16
+	{regexp.MustCompile(`\bfe80::[0-9a-f:]*[0-9a-f]`), "fe80::LL"},                            // link-local addresses (from random MACs)
+	{regexp.MustCompile(`\bff02::1:ff[0-9a-f]{2}:[0-9a-f]{1,4}\b`), "ff02::1:ffXX:XXXX"},      // their solicited-node groups
+	{regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`), "MAC"},                           // MAC addresses (random)
 	{regexp.MustCompile(`(: |, )\d+ (answered|received|open|closed|filtered)\b`), "${1}N $2"}, // counts under loss
 	{regexp.MustCompile(`\b\d+(\.\d+)?% (packet loss|loss)`), "N% $2"},
 }
@@ -228,4 +233,36 @@ func TestLabDocCommands(t *testing.T) {
 		}
 	}
 	t.Logf("ran %d commands from docs/LAB.md in lab %s", ran, id)
+}
+
+// TestNormalizeSampleIPv6: what varies in an IPv6 capture (the flow label,
+// in the text and in the bytes, the prober's port, link-local addresses,
+// their solicited-node groups, MACs) is set aside; what must hold (hop
+// limits, payload lengths, the addresses of the lab) is not.
+func TestNormalizeSampleIPv6(t *testing.T) {
+	same := [][2]string{
+		{"21:32:54.562371 IP6 (flowlabel 0xb1122, hlim 62, next-header TCP (6) payload length: 40) 2001:2:0:a::a.80 > 2001:2:0:1::1.43859: Flags [S.]",
+			"09:00:00.000001 IP6 (flowlabel 0x3, hlim 62, next-header TCP (6) payload length: 40) 2001:2:0:a::a.80 > 2001:2:0:1::1.50000: Flags [S.]"},
+		{"\t0x0000:  600b 1122 0028 063e 2001 0002 0000 000a", "\t0x0000:  6000 0000 0028 063e 2001 0002 0000 000a"},
+		{"IP6 fe80::2cee:58ff:fe34:8483 > ff02::1:ff84:3023: ICMP6, neighbor solicitation, length 32, who has fe80::7450:fff:fe84:3023",
+			"IP6 fe80::545b:caff:feea:5b6e > ff02::1:ff25:9c7a: ICMP6, neighbor solicitation, length 32, who has fe80::e84c:16ff:fe25:9c7a"},
+		{"source link-address option (1), length 8 (1): 2e:ee:58:34:84:83", "source link-address option (1), length 8 (1): 56:5b:ca:ea:5b:6e"},
+	}
+	for _, c := range same {
+		if a, b := normalizeSample(c[0]), normalizeSample(c[1]); a != b {
+			t.Errorf("%q and %q differ once normalized:\n%s\n%s", c[0], c[1], a, b)
+		}
+	}
+	differ := [][2]string{
+		{"IP6 (flowlabel 0xb1122, hlim 62, next-header TCP (6) payload length: 40)", "IP6 (flowlabel 0xb1122, hlim 63, next-header TCP (6) payload length: 40)"},
+		{"\t0x0000:  600b 1122 0028 063e 2001 0002 0000 000a", "\t0x0000:  600b 1122 0028 063f 2001 0002 0000 000a"},
+		{"\t0x0000:  600b 1122 0028 063e 2001 0002 0000 000a", "\t0x0000:  610b 1122 0028 063e 2001 0002 0000 000a"}, // traffic class
+		{"IP6 2001:2:0:d::a.80 > 2001:2:0:1::1.43859:", "IP6 2001:2:0:d::a.81 > 2001:2:0:1::1.43859:"},
+		{"IP6 (hlim 255, next-header ICMPv6 (58) payload length: 32) fe80::1 > ff02::1:ff00:1:", "IP6 (hlim 1, next-header ICMPv6 (58) payload length: 32) fe80::1 > ff02::1:ff00:1:"},
+	}
+	for _, c := range differ {
+		if normalizeSample(c[0]) == normalizeSample(c[1]) {
+			t.Errorf("%q and %q are the same once normalized: %s", c[0], c[1], normalizeSample(c[0]))
+		}
+	}
 }
