@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,8 +49,10 @@ func rotate[T any](xs []T, r int) []T {
 
 // ---- Figure 1: send rate ----------------------------------------------
 
-// sendArgs is one tool's command for figure 1: probes SYNs at the sink.
-func (c *config) sendArgs(b *benchLab, tool string, probes int) ([]string, string, error) {
+// sendArgs is one tool's command for figure 1 (figure 5 with v6): probes
+// SYNs at the sink's prefix of that family, the same number of addresses
+// and ports per address in each.
+func (c *config) sendArgs(b *benchLab, tool string, probes int, v6 bool) ([]string, string, error) {
 	hw, err := b.mac(nodeSink)
 	if err != nil {
 		return nil, "", err
@@ -58,59 +61,103 @@ func (c *config) sendArgs(b *benchLab, tool string, probes int) ([]string, strin
 	if err != nil {
 		return nil, "", err
 	}
-	ifc, src := b.iface(nodeSink), b.src(nodeSink).String()
-	ports := probes >> (32 - sinkPrefix.Bits()) // probes per address
+	prefix, src, bits := sinkPrefix, b.src(nodeSink).String(), 32
+	if v6 {
+		prefix, src, bits = sinkPrefix6, b.src6(nodeSink).String(), 128
+	}
+	ifc := b.iface(nodeSink)
+	ports := probes >> (bits - prefix.Bits()) // probes per address
 	portRange := fmt.Sprintf("1-%d", ports)
 	switch tool {
 	case "synprobe", "synprobe --tx packet", "synprobe --senders 2", "synprobe --senders 4", "synprobe --tx packet --senders 2",
 		"synprobe --tx packet --senders 4":
-		args := []string{c.synprobe, "scan", sinkPrefix.String(), "-p", portRange, "--rate", unpaced, "--retries", "0",
+		args := []string{c.synprobe, "scan", prefix.String(), "-p", portRange, "--rate", unpaced, "--retries", "0",
 			"--timeout", "100ms", "--no-reset", "--open", "-o", "jsonl", "-q"}
 		// The tool's name after "synprobe" is its extra flags.
 		return append(args, strings.Fields(tool)[1:]...), "", nil
 	case "zmap":
+		if v6 {
+			break // zmap 2 has no IPv6
+		}
 		// zmap's fastest setting here: one sender thread per core, each
 		// pinned to its own (its default is one thread, about 40% slower).
 		threads, cores := zmapThreads()
 		return []string{"zmap", "-p", "80", "-P", strconv.Itoa(ports), "-r", unpaced, "-c", "0", "-i", ifc, "-S", src,
 				"-G", hw.String(), "-b", c.emptyBlocklist, "-q", "--disable-syslog", "-o", "/dev/null",
-				"-T", threads, "--cores", cores, sinkPrefix.String()},
+				"-T", threads, "--cores", cores, prefix.String()},
 			fmt.Sprintf("zmap 2 scans one port: %d probes to port 80 of each address (-P); -T %s --cores %s", ports, threads, cores), nil
 	case "masscan":
-		return []string{"masscan", sinkPrefix.String(), "-p" + portRange, "--rate", unpaced, "--adapter", ifc,
-			"--adapter-ip", src, "--adapter-mac", own.String(), "--router-mac", hw.String(), "--wait", "0", "-oL", "/dev/null"}, "", nil
+		router := "--router-mac"
+		if v6 {
+			router = "--router-mac-ipv6" // masscan 1.3 keeps a next hop per family
+		}
+		return []string{"masscan", prefix.String(), "-p" + portRange, "--rate", unpaced, "--adapter", ifc,
+			"--adapter-ip", src, "--adapter-mac", own.String(), router, hw.String(), "--wait", "0", "-oL", "/dev/null"}, "", nil
 	case "nmap":
-		return []string{"nmap", "-sS", "-T5", "-n", "-Pn", "-p" + portRange, "--max-retries", "0", "--min-rate", unpaced,
-			"-e", ifc, "-S", src, "-oG", "/dev/null", sinkPrefix.String()}, "", nil
+		args := []string{"nmap", "-sS", "-T5", "-n", "-Pn", "-p" + portRange, "--max-retries", "0", "--min-rate", unpaced,
+			"-e", ifc, "-S", src, "-oG", "/dev/null", prefix.String()}
+		if v6 {
+			args = append(args[:1:1], append([]string{"-6"}, args[1:]...)...)
+		}
+		return args, "", nil
 	case "hping3":
-		return []string{"hping3", "-S", "-p", "80", "--flood", "-q", sinkPrefix.Addr().Next().String()},
+		if v6 {
+			break // hping3 has no IPv6
+		}
+		return []string{"hping3", "-S", "-p", "80", "--flood", "-q", prefix.Addr().Next().String()},
 			"hping3 floods one address:port", nil
 	case "trafgen":
 		conf := filepath.Join(c.tmp, "syn.trafgen")
 		// One SYN, its sequence number random per packet: the ceiling of
 		// a packet ring on this machine, with no scanning logic at all.
-		text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64, df),\n  tcp(sp=40000, dp=80, syn, seq=drnd(), window=64240),\n}\n",
-			hw, own, src, sinkPrefix.Addr().Next())
+		ip := fmt.Sprintf("eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64, df)", hw, own, src, prefix.Addr().Next())
+		if v6 {
+			ip = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(sa=%s, da=%s, hoplimit=64)", hw, own, src, prefix.Addr().Next())
+		}
+		text := fmt.Sprintf("{\n  %s,\n  tcp(sp=40000, dp=80, syn, seq=drnd(), window=64240),\n}\n", ip)
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, "", err
 		}
 		return []string{"trafgen", "--dev", ifc, "--conf", conf, "--num", strconv.Itoa(probes), "-q"},
 			"the same SYN over and over from a TX_RING: the ceiling", nil
 	}
-	return nil, "", fmt.Errorf("no figure-1 command for %s", tool)
+	return nil, "", fmt.Errorf("no send command for %s (IPv6: %v)", tool, v6)
+}
+
+// sendTools are figure 1's tools; figure 5 (IPv6) has those that send
+// IPv6 SYNs: not zmap 2 nor hping3, which have no IPv6.
+func sendTools(v6 bool) []string {
+	tools := []string{"synprobe", "synprobe --senders 2", "synprobe --senders 4",
+		"synprobe --tx packet", "synprobe --tx packet --senders 2", "synprobe --tx packet --senders 4",
+		"zmap", "masscan", "nmap", "hping3", "trafgen"}
+	if v6 {
+		tools = slices.DeleteFunc(tools, func(t string) bool { return t == "zmap" || t == "hping3" })
+	}
+	return tools
 }
 
 func (c *config) figureSend(ctx context.Context, b *benchLab, rep *report) error {
+	return c.figureSendFamily(ctx, b, rep, false)
+}
+
+// figureSend6 is figure 5: figure 1 over IPv6, with the same settings.
+func (c *config) figureSend6(ctx context.Context, b *benchLab, rep *report) error {
+	return c.figureSendFamily(ctx, b, rep, true)
+}
+
+func (c *config) figureSendFamily(ctx context.Context, b *benchLab, rep *report, v6 bool) error {
 	// synprobe with one sending goroutine, two, and four, the most that
 	// kept every transmit stamp at full speed on the 2-core reference
 	// machine with several to spare, on each path.
-	tools := c.toolsFor([]string{"synprobe", "synprobe --senders 2", "synprobe --senders 4",
-		"synprobe --tx packet", "synprobe --tx packet --senders 2", "synprobe --tx packet --senders 4",
-		"zmap", "masscan", "nmap", "hping3", "trafgen"})
+	tools := c.toolsFor(sendTools(v6))
+	label := "send "
+	if v6 {
+		label = "send6"
+	}
 	counter := func() (uint64, error) { return b.RxPackets(nodeSink) }
 	for r := 0; r < c.runs; r++ {
 		for _, tool := range rotate(tools, r) {
-			argv, note, err := c.sendArgs(b, tool, c.sendProbes)
+			argv, note, err := c.sendArgs(b, tool, c.sendProbes, v6)
 			if err != nil {
 				return err
 			}
@@ -120,8 +167,12 @@ func (c *config) figureSend(ctx context.Context, b *benchLab, rep *report) error
 				return err
 			}
 			rate, pkts := sendRate(res.samples)
-			c.logf("send  run %d %-22s %9.0f pps  %8d packets  %s%s", r+1, tool, rate, pkts, res.stopped, errText(res.err))
-			rep.addSend(tool, note, rate, pkts, res)
+			c.logf("%s run %d %-22s %9.0f pps  %8d packets  %s%s", label, r+1, tool, rate, pkts, res.stopped, errText(res.err))
+			if v6 {
+				rep.addSend6(tool, note, rate, pkts, res)
+			} else {
+				rep.addSend(tool, note, rate, pkts, res)
+			}
 		}
 	}
 	return nil
@@ -139,7 +190,9 @@ func zmapThreads() (threads, cores string) {
 
 // ---- Figure 2: a /16 x 1 port, every address open ----------------------
 
-func (c *config) scanArgs(b *benchLab, tool, rate, out string, ports int) ([]string, string, error) {
+// scanArgs is one tool's command for a scan of big's prefix (the IPv6 /112
+// with v6: figure 6), at rate, to port 80 (ports 1 to ports if more).
+func (c *config) scanArgs(b *benchLab, tool, rate, out string, ports int, v6 bool) ([]string, string, error) {
 	hw, err := b.mac(nodeBig)
 	if err != nil {
 		return nil, "", err
@@ -148,7 +201,11 @@ func (c *config) scanArgs(b *benchLab, tool, rate, out string, ports int) ([]str
 	if err != nil {
 		return nil, "", err
 	}
-	ifc, src := b.iface(nodeBig), b.src(nodeBig).String()
+	prefix, src := bigPrefix, b.src(nodeBig).String()
+	if v6 {
+		prefix, src = bigPrefix6, b.src6(nodeBig).String()
+	}
+	ifc := b.iface(nodeBig)
 	cool := strconv.Itoa(int(c.cooldown / time.Second))
 	portRange := "80"
 	if ports > 1 {
@@ -156,29 +213,40 @@ func (c *config) scanArgs(b *benchLab, tool, rate, out string, ports int) ([]str
 	}
 	switch tool {
 	case "synprobe", "synprobe --no-reset":
-		args := []string{c.synprobe, "scan", bigPrefix.String(), "-p", portRange, "--rate", rate, "--retries", "0",
+		args := []string{c.synprobe, "scan", prefix.String(), "-p", portRange, "--rate", rate, "--retries", "0",
 			"--timeout", c.cooldown.String(), "--cooldown", c.cooldown.String(), "--open", "-o", "jsonl", "-q"}
 		if tool == "synprobe --no-reset" {
 			args = append(args, "--no-reset")
 		}
 		return args, "", nil
 	case "zmap":
+		if v6 {
+			break // zmap 2 has no IPv6
+		}
 		note := ""
 		args := []string{"zmap", "-p", "80", "-r", rate, "-c", cool, "-i", ifc, "-S", src, "-G", hw.String(),
-			"-b", c.emptyBlocklist, "-q", "--disable-syslog", "-o", out, bigPrefix.String()}
+			"-b", c.emptyBlocklist, "-q", "--disable-syslog", "-o", out, prefix.String()}
 		if ports > 1 {
 			args = append(args, "-P", strconv.Itoa(ports))
 			note = fmt.Sprintf("zmap 2 scans one port: %d probes to port 80 of each address", ports)
 		}
 		return args, note, nil
 	case "masscan":
-		return []string{"masscan", bigPrefix.String(), "-p" + portRange, "--rate", rate, "--adapter", ifc,
-			"--adapter-ip", src, "--adapter-mac", own.String(), "--router-mac", hw.String(), "--wait", cool, "-oL", out}, "", nil
+		router := "--router-mac"
+		if v6 {
+			router = "--router-mac-ipv6"
+		}
+		return []string{"masscan", prefix.String(), "-p" + portRange, "--rate", rate, "--adapter", ifc,
+			"--adapter-ip", src, "--adapter-mac", own.String(), router, hw.String(), "--wait", cool, "-oL", out}, "", nil
 	case "nmap":
-		return []string{"nmap", "-sS", "-T5", "-n", "-Pn", "-p" + portRange, "--max-retries", "0", "--min-rate", rate, "--max-rate", rate,
-			"-e", ifc, "-S", src, "-oG", out, bigPrefix.String()}, "", nil
+		args := []string{"nmap", "-sS", "-T5", "-n", "-Pn", "-p" + portRange, "--max-retries", "0", "--min-rate", rate, "--max-rate", rate,
+			"-e", ifc, "-S", src, "-oG", out, prefix.String()}
+		if v6 {
+			args = append(args[:1:1], append([]string{"-6"}, args[1:]...)...)
+		}
+		return args, "", nil
 	}
-	return nil, "", fmt.Errorf("no scan command for %s", tool)
+	return nil, "", fmt.Errorf("no scan command for %s (IPv6: %v)", tool, v6)
 }
 
 func parseOpen(tool string, r io.Reader) (openSet, error) {
@@ -199,10 +267,10 @@ func parseOpen(tool string, r io.Reader) (openSet, error) {
 var masscanDone = regexp.MustCompile(`waiting -[0-9]+-secs`)
 
 // scanOnce runs tool over the big prefix and reads what it found.
-func (c *config) scanOnce(ctx context.Context, b *benchLab, tool, rate string, ports int, limit time.Duration) (runResult, openSet, string, error) {
+func (c *config) scanOnce(ctx context.Context, b *benchLab, tool, rate string, ports int, limit time.Duration, v6 bool) (runResult, openSet, string, error) {
 	out := filepath.Join(c.tmp, "scan.out")
 	os.Remove(out)
-	argv, note, err := c.scanArgs(b, tool, rate, out, ports)
+	argv, note, err := c.scanArgs(b, tool, rate, out, ports, v6)
 	if err != nil {
 		return runResult{}, openSet{}, "", err
 	}
@@ -239,23 +307,51 @@ func (c *config) figureScan(ctx context.Context, b *benchLab, rep *report) error
 	rate := strconv.Itoa(c.rate)
 	for r := 0; r < c.runs; r++ {
 		for _, tool := range rotate(tools, r) {
-			res, set, note, err := c.scanOnce(ctx, b, tool, rate, 1, c.scanLimit(tool, 1<<16, c.rate))
+			res, set, note, err := c.scanOnce(ctx, b, tool, rate, 1, c.scanLimit(tool, 1<<16, c.rate), false)
 			if err != nil {
 				return err
 			}
 			c.logf("scan  run %d %-20s %7.2f s  %5d/65536 open  %d dups  %s%s", r+1, tool, res.wall.Seconds(), set.within(bigPrefix), set.dups, res.stopped, errText(res.err))
-			rep.addScan(tool+" @ "+rate+"/s", note, res, set)
+			rep.addScan(tool+" @ "+rate+"/s", note, res, set, bigPrefix)
 		}
 		// synprobe unpaced: its own fastest rate.
 		if c.want("synprobe") {
 			for _, tool := range []string{"synprobe", "synprobe --no-reset"} {
-				res, set, note, err := c.scanOnce(ctx, b, tool, unpaced, 1, c.scanLimit(tool, 1<<16, 1e7))
+				res, set, note, err := c.scanOnce(ctx, b, tool, unpaced, 1, c.scanLimit(tool, 1<<16, 1e7), false)
 				if err != nil {
 					return err
 				}
 				c.logf("scan  run %d %-20s unpaced %7.2f s  %5d/65536 open  %d dups  %s%s", r+1, tool, res.wall.Seconds(), set.within(bigPrefix), set.dups, res.stopped, errText(res.err))
-				rep.addScan(tool+" unpaced", note, res, set)
+				rep.addScan(tool+" unpaced", note, res, set, bigPrefix)
 			}
+		}
+	}
+	return nil
+}
+
+// figureScan6 is figure 6: figure 2 over IPv6, big's /112 (65,536
+// addresses, every one open on port 80) at the same rate, cooldown and no
+// retries, by synprobe and the peers that scan IPv6 (masscan, nmap -6; not
+// zmap 2), and synprobe unpaced.
+func (c *config) figureScan6(ctx context.Context, b *benchLab, rep *report) error {
+	tools := c.toolsFor([]string{"synprobe", "masscan", "nmap"})
+	rate := strconv.Itoa(c.rate)
+	for r := 0; r < c.runs; r++ {
+		for _, tool := range rotate(tools, r) {
+			res, set, note, err := c.scanOnce(ctx, b, tool, rate, 1, c.scanLimit(tool, 1<<16, c.rate), true)
+			if err != nil {
+				return err
+			}
+			c.logf("scan6 run %d %-20s %7.2f s  %5d/65536 open  %d dups  %s%s", r+1, tool, res.wall.Seconds(), set.within(bigPrefix6), set.dups, res.stopped, errText(res.err))
+			rep.addScan6(tool+" @ "+rate+"/s", note, res, set)
+		}
+		if c.want("synprobe") {
+			res, set, note, err := c.scanOnce(ctx, b, "synprobe", unpaced, 1, c.scanLimit("synprobe", 1<<16, 1e7), true)
+			if err != nil {
+				return err
+			}
+			c.logf("scan6 run %d %-20s unpaced %7.2f s  %5d/65536 open  %d dups  %s%s", r+1, "synprobe", res.wall.Seconds(), set.within(bigPrefix6), set.dups, res.stopped, errText(res.err))
+			rep.addScan6("synprobe unpaced", note, res, set)
 		}
 	}
 	return nil
@@ -400,7 +496,7 @@ func (c *config) figureMemory(ctx context.Context, b *benchLab, rep *report) err
 				if ports > 1 {
 					limit = c.memLimit
 				}
-				res, set, note, err := c.scanOnce(ctx, b, tool, rate, ports, limit)
+				res, set, note, err := c.scanOnce(ctx, b, tool, rate, ports, limit, false)
 				if err != nil {
 					return err
 				}

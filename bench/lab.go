@@ -16,8 +16,8 @@ import (
 // The benchmark's lab: four targets, each straight off the prober on a link
 // of its own, so that every tool sends through one veth to one stack.
 const (
-	nodeSink = "sink" // drops every frame at ingress: figure 1
-	nodeBig  = "big"  // answers 198.19.0.0/16, port 80 open: figures 2 and 4
+	nodeSink = "sink" // drops every frame at ingress: figures 1 and 5
+	nodeBig  = "big"  // answers 198.19.0.0/16 and 2001:2:0:ffff::/112, port 80 open: figures 2, 4 and 6
 	nodeLat  = "lat"  // port 80 open, no delay: figure 3
 	nodeSlow = "slow" // port 80 open, 20 ms each way: figure 3
 )
@@ -27,9 +27,9 @@ func benchTopology() lab.Topology {
 	a := netip.MustParseAddr
 	return lab.Topology{Nodes: []lab.Node{
 		{Name: nodeSink, Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.20.10"), Link: lab.Link{Subnet: p("198.18.20.0/24")},
-			Prefix: sinkPrefix, Sink: true, Describe: "drops every frame at netdev ingress: the send-rate sink"},
+			Prefix: sinkPrefix, Prefix6: sinkPrefix6, Sink: true, Describe: "drops every frame at netdev ingress: the send-rate sink"},
 		{Name: nodeBig, Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.21.10"), Link: lab.Link{Subnet: p("198.18.21.0/24")},
-			OpenPorts: []uint16{80}, Prefix: bigPrefix, Describe: "one stack answering 198.19.0.0/16, port 80 open"},
+			OpenPorts: []uint16{80}, Prefix: bigPrefix, Prefix6: bigPrefix6, Describe: "one stack answering 198.19.0.0/16 and 2001:2:0:ffff::/112, port 80 open"},
 		{Name: nodeLat, Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.22.10"), Link: lab.Link{Subnet: p("198.18.22.0/24")},
 			OpenPorts: []uint16{80}, Describe: "port 80 open, undelayed link"},
 		{Name: nodeSlow, Role: lab.RoleTarget, Parent: lab.ProberName, Addr: a("198.18.23.10"),
@@ -59,6 +59,16 @@ func (b *benchLab) src(node string) netip.Addr {
 	for _, n := range b.Topo.Nodes {
 		if n.Name == node {
 			return n.Link.ParentSide()
+		}
+	}
+	return netip.Addr{}
+}
+
+// src6 is the prober's IPv6 address on its link to node.
+func (b *benchLab) src6(node string) netip.Addr {
+	for _, n := range b.Topo.Nodes {
+		if n.Name == node {
+			return n.Link.ParentSide6()
 		}
 	}
 	return netip.Addr{}

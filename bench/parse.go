@@ -17,10 +17,14 @@ import (
 // the truth (the lab's known answers, a packet capture) elsewhere.
 
 // The lab's prefixes: the sink's (figure 1) and the one stack answering a
-// whole /16 (figures 2 and 4).
+// whole /16 (figures 2 and 4), and their IPv6 counterparts (figures 5 and
+// 6): the sink's /113 has the /17's 32,768 addresses, so each gets the same
+// ports, and big's /112 (the demo lab's lab.BigPrefix6) the /16's 65,536.
 var (
-	sinkPrefix = netip.MustParsePrefix("198.18.128.0/17")
-	bigPrefix  = netip.MustParsePrefix("198.19.0.0/16")
+	sinkPrefix  = netip.MustParsePrefix("198.18.128.0/17")
+	bigPrefix   = netip.MustParsePrefix("198.19.0.0/16")
+	sinkPrefix6 = netip.MustParsePrefix("2001:2:0:fffe::/113")
+	bigPrefix6  = netip.MustParsePrefix("2001:2:0:ffff::/112")
 )
 
 // openSet is the set of distinct addresses a scanner reported open, and
@@ -100,7 +104,8 @@ func parseZmap(r io.Reader) (openSet, error) {
 	return set, sc.Err()
 }
 
-// parseMasscan reads masscan's -oL list: "open tcp 80 198.19.0.1 1764060000".
+// parseMasscan reads masscan's -oL list: "open tcp 80 198.19.0.1 1764060000"
+// (an IPv6 address in the same field: "open tcp 80 2001:2:0:ffff::1 1764060000").
 func parseMasscan(r io.Reader) (openSet, error) {
 	set := newOpenSet()
 	sc := bufio.NewScanner(r)
@@ -123,7 +128,8 @@ func parseMasscan(r io.Reader) (openSet, error) {
 	return set, sc.Err()
 }
 
-// nmapHost matches a greppable (-oG) line with ports: "Host: A ()	Ports: 80/open/tcp//http///".
+// nmapHost matches a greppable (-oG) line with ports: "Host: A ()	Ports: 80/open/tcp//http///"
+// (nmap -6 writes the IPv6 address in the same place).
 var nmapHost = regexp.MustCompile(`^Host: (\S+) .*Ports: (.*)$`)
 
 // parseNmap reads nmap's -oG output, keeping hosts with an open port.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -31,7 +32,12 @@ type report struct {
 	Scan    []scanRun         `json:"slash16_scan"`
 	Latency []latencyRun      `json:"latency"`
 	Memory  []memoryRun       `json:"memory"`
+	Send6   []sendRun         `json:"send_rate_ipv6,omitempty"`
+	Scan6   []scanRun         `json:"slash112_scan_ipv6,omitempty"`
 	Targets []target          `json:"targets"`
+
+	// merged: the figures kept from an earlier run (-merge).
+	merged []string
 }
 
 type sendRun struct {
@@ -92,9 +98,21 @@ func (r *report) addSend(tool, note string, pps float64, pkts uint64, res runRes
 	r.Send = append(r.Send, sendRun{tool, note, pps, pkts, res.stopped, errString(res.err)})
 }
 
-func (r *report) addScan(tool, note string, res runResult, set openSet) {
-	found := set.within(bigPrefix)
-	r.Scan = append(r.Scan, scanRun{tool, note, res.wall.Seconds(), found, set.dups, len(set.addrs) - found, res.rssKB, res.stopped, errString(res.err)})
+func (r *report) addSend6(tool, note string, pps float64, pkts uint64, res runResult) {
+	r.Send6 = append(r.Send6, sendRun{tool, note, pps, pkts, res.stopped, errString(res.err)})
+}
+
+func newScanRun(tool, note string, res runResult, set openSet, prefix netip.Prefix) scanRun {
+	found := set.within(prefix)
+	return scanRun{tool, note, res.wall.Seconds(), found, set.dups, len(set.addrs) - found, res.rssKB, res.stopped, errString(res.err)}
+}
+
+func (r *report) addScan(tool, note string, res runResult, set openSet, prefix netip.Prefix) {
+	r.Scan = append(r.Scan, newScanRun(tool, note, res, set, prefix))
+}
+
+func (r *report) addScan6(tool, note string, res runResult, set openSet) {
+	r.Scan6 = append(r.Scan6, newScanRun(tool, note, res, set, bigPrefix6))
 }
 
 func (r *report) addLatency(tool, link string, errs []time.Duration, reported, inCapture, missing int) {
@@ -120,11 +138,15 @@ func ordered[T any](rows []T, key func(T) string) []string {
 	return out
 }
 
-// sendMedian is a tool's median rate over its runs.
-func (r *report) sendMedian(tool string) (float64, int, string) {
+// sendMedian is a tool's median rate over its runs (figure 1).
+func (r *report) sendMedian(tool string) (float64, int, string) { return sendMedianOf(r.Send, tool) }
+
+// sendMedianOf is a tool's median rate over its runs in runs (figure 1's
+// or figure 5's).
+func sendMedianOf(runs []sendRun, tool string) (float64, int, string) {
 	var xs []float64
 	note := ""
-	for _, s := range r.Send {
+	for _, s := range runs {
 		if s.Tool == tool && s.Error == "" {
 			xs = append(xs, s.PPS)
 			note = s.Note
@@ -134,8 +156,13 @@ func (r *report) sendMedian(tool string) (float64, int, string) {
 }
 
 func (r *report) scanMedians(tool string) (wall, found float64, dups, outside, n int, stopped, note string) {
+	return scanMediansOf(r.Scan, tool)
+}
+
+// scanMediansOf is scanMedians over runs (figure 2's or figure 6's).
+func scanMediansOf(runs []scanRun, tool string) (wall, found float64, dups, outside, n int, stopped, note string) {
 	var ws, fs []float64
-	for _, s := range r.Scan {
+	for _, s := range runs {
 		if s.Tool != tool || s.Error != "" {
 			continue
 		}
@@ -259,6 +286,7 @@ func (r *report) judge(memProbes [2]int) {
 				fmt.Sprintf("%.2f s vs %.2f s", ws, zw), boolp(ws <= zw))
 		}
 	}
+	r.judge6(add)
 	for _, link := range ordered(r.Latency, func(l latencyRun) string { return l.Link }) {
 		errs, _, _, _ := r.latencyPooled("synprobe", link)
 		if len(errs) == 0 {
@@ -276,6 +304,87 @@ func (r *report) judge(memProbes [2]int) {
 	}
 }
 
+// judge6 adds the IPv6 targets: synprobe's IPv6 send rate (figure 5) at
+// least 0.9x its IPv4 rate (figure 1), setting by setting, each path judged
+// by its lowest ratio; and recall on the /112 at its fastest rate.
+func (r *report) judge6(add func(what, result string, met *bool)) {
+	paths := []struct {
+		name     string
+		settings []string
+	}{
+		{"raw-socket path", []string{"synprobe", "synprobe --senders 2", "synprobe --senders 4"}},
+		{"--tx packet", []string{"synprobe --tx packet", "synprobe --tx packet --senders 2", "synprobe --tx packet --senders 4"}},
+	}
+	for _, p := range paths {
+		var parts []string
+		lowest := math.NaN()
+		for _, t := range p.settings {
+			v4, n4, _ := sendMedianOf(r.Send, t)
+			v6, n6, _ := sendMedianOf(r.Send6, t)
+			if n4 == 0 || n6 == 0 || v4 == 0 {
+				continue
+			}
+			x := v6 / v4
+			if math.IsNaN(lowest) || x < lowest {
+				lowest = x
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s vs %s pps, %s", t, fmtNum(v6, 0), fmtNum(v4, 0), ratio(v6, v4)))
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		what := "IPv6 send rate at least 0.9x synprobe's IPv4 rate (same setting, same run), " + p.name
+		if slices.Contains(r.merged, "1") != slices.Contains(r.merged, "5") {
+			// One of the two figures is an earlier run's: not the same run.
+			add(what, "not judged: figures 1 and 5 are from different runs", nil)
+			continue
+		}
+		add(what, fmt.Sprintf("%s; lowest %.2fx", strings.Join(parts, "; "), lowest), boolp(lowest >= 0.9))
+	}
+	for _, s := range ordered(r.Scan6, func(s scanRun) string { return s.Tool }) {
+		if s != "synprobe unpaced" {
+			continue
+		}
+		minFound := math.MaxInt
+		for _, x := range r.Scan6 {
+			if x.Tool == s {
+				minFound = min(minFound, x.Found)
+			}
+		}
+		add("recall 100% on the IPv6 /112 at synprobe's fastest rate ("+s+"), every run",
+			fmt.Sprintf("lowest of the runs: %d of 65,536", minFound), boolp(minFound == 65536))
+	}
+}
+
+// sendTable writes figure 1's or figure 5's table.
+func sendTable(p func(string, ...any), runs []sendRun) {
+	p("| tool | SYNs/s | runs | vs best peer | note |\n|---|---:|---:|---:|---|\n")
+	best := math.NaN()
+	for _, t := range ordered(runs, func(s sendRun) string { return s.Tool }) {
+		if v, n, _ := sendMedianOf(runs, t); n > 0 && isPeer(t) && (math.IsNaN(best) || v > best) {
+			best = v
+		}
+	}
+	for _, t := range ordered(runs, func(s sendRun) string { return s.Tool }) {
+		v, n, note := sendMedianOf(runs, t)
+		p("| %s | %s | %d | %s | %s |\n", t, fmtNum(v, 0), n, ratio(v, best), note)
+	}
+	p("\n")
+}
+
+// scanTable writes figure 2's or figure 6's table.
+func scanTable(p func(string, ...any), runs []scanRun, what string) {
+	p("| tool | wall time (s) | found (of 65,536) | duplicates | outside the %s | runs | note |\n|---|---:|---:|---:|---:|---:|---|\n", what)
+	for _, t := range ordered(runs, func(s scanRun) string { return s.Tool }) {
+		ws, fs, d, o, n, stopped, note := scanMediansOf(runs, t)
+		if stopped != "" {
+			note = strings.TrimPrefix(note+"; stopped: "+stopped, "; ")
+		}
+		p("| %s | %s | %s | %d | %d | %d | %s |\n", t, fmtNum(ws, 2), fmtNum(fs, 0), d, o, n, note)
+	}
+	p("\n")
+}
+
 // markdown writes the tables.
 func (r *report) markdown(w io.Writer, memProbes [2]int) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
@@ -284,30 +393,11 @@ func (r *report) markdown(w io.Writer, memProbes [2]int) {
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Machine["summary"])
 	if len(r.Send) > 0 {
 		p("## 1. Send rate (SYNs per second that reached a sink dropping them at ingress)\n\n")
-		p("| tool | SYNs/s | runs | vs best peer | note |\n|---|---:|---:|---:|---|\n")
-		best := math.NaN()
-		for _, t := range ordered(r.Send, func(s sendRun) string { return s.Tool }) {
-			if v, n, _ := r.sendMedian(t); n > 0 && isPeer(t) && (math.IsNaN(best) || v > best) {
-				best = v
-			}
-		}
-		for _, t := range ordered(r.Send, func(s sendRun) string { return s.Tool }) {
-			v, n, note := r.sendMedian(t)
-			p("| %s | %s | %d | %s | %s |\n", t, fmtNum(v, 0), n, ratio(v, best), note)
-		}
-		p("\n")
+		sendTable(p, r.Send)
 	}
 	if len(r.Scan) > 0 {
 		p("## 2. A /16 x 1 port, every address open (198.19.0.0/16:80)\n\n")
-		p("| tool | wall time (s) | found (of 65,536) | duplicates | outside the /16 | runs | note |\n|---|---:|---:|---:|---:|---:|---|\n")
-		for _, t := range ordered(r.Scan, func(s scanRun) string { return s.Tool }) {
-			ws, fs, d, o, n, stopped, note := r.scanMedians(t)
-			if stopped != "" {
-				note = strings.TrimPrefix(note+"; stopped: "+stopped, "; ")
-			}
-			p("| %s | %s | %s | %d | %d | %d | %s |\n", t, fmtNum(ws, 2), fmtNum(fs, 0), d, o, n, note)
-		}
-		p("\n")
+		scanTable(p, r.Scan, "/16")
 	}
 	if len(r.Latency) > 0 {
 		p("## 3. Handshake latency against a nanosecond capture (absolute error per probe, all runs pooled)\n\n")
@@ -340,6 +430,16 @@ func (r *report) markdown(w io.Writer, memProbes [2]int) {
 			p("| %s | %s MB | %s MB | %s | %s |\n", t, fmtNum(a/1024, 1), fmtNum(b/1024, 1), ratio(b, a), note)
 		}
 		p("\n")
+	}
+	if len(r.Send6) > 0 {
+		p("## 5. IPv6 send rate (SYNs per second that reached the same sink, to %v; figure 1's settings)\n\n", sinkPrefix6)
+		p("zmap 2 and hping3 send no IPv6 and are not in this figure.\n\n")
+		sendTable(p, r.Send6)
+	}
+	if len(r.Scan6) > 0 {
+		p("## 6. An IPv6 /112 x 1 port, every address open (%v:80; figure 2's rate and cooldown)\n\n", bigPrefix6)
+		p("zmap 2 scans no IPv6 and is not in this figure.\n\n")
+		scanTable(p, r.Scan6, "/112")
 	}
 	if len(r.Targets) > 0 {
 		p("## Targets\n\n| target | measured | met |\n|---|---|---|\n")
@@ -405,24 +505,40 @@ func (r *report) mergeFrom(path string, measuring []string) error {
 	if !slices.Contains(measuring, "4") {
 		r.Memory, kept = old.Memory, kept || len(old.Memory) > 0
 	}
+	if !slices.Contains(measuring, "5") {
+		r.Send6, kept = old.Send6, kept || len(old.Send6) > 0
+	}
+	if !slices.Contains(measuring, "6") {
+		r.Scan6, kept = old.Scan6, kept || len(old.Scan6) > 0
+	}
+	for _, f := range []struct {
+		fig string
+		n   int
+	}{{"1", len(old.Send)}, {"2", len(old.Scan)}, {"3", len(old.Latency)}, {"4", len(old.Memory)}, {"5", len(old.Send6)}, {"6", len(old.Scan6)}} {
+		if f.n > 0 && !slices.Contains(measuring, f.fig) {
+			r.merged = append(r.merged, f.fig)
+		}
+	}
 	if kept {
 		r.Config["merged-from-run"] = old.Started.UTC().Format(time.RFC3339)
-		// A setting of a figure kept from the earlier run is that run's.
-		figureOf := func(k string) string {
+		// A setting of figures kept from the earlier run is that run's
+		// (when this run measures none of the figures it applies to).
+		figuresOf := func(k string) []string {
 			switch {
 			case strings.HasPrefix(k, "send-"):
-				return "1"
+				return []string{"1", "5"}
 			case k == "rate" || k == "runs" || k == "cooldown":
-				return "2"
+				return []string{"2", "6"}
 			case strings.HasPrefix(k, "lat-"):
-				return "3"
+				return []string{"3"}
 			case strings.HasPrefix(k, "mem-"):
-				return "4"
+				return []string{"4"}
 			}
-			return ""
+			return nil
 		}
 		for k, v := range old.Config {
-			if f := figureOf(k); f != "" && !slices.Contains(measuring, f) {
+			figs := figuresOf(k)
+			if len(figs) > 0 && !slices.ContainsFunc(figs, func(f string) bool { return slices.Contains(measuring, f) }) {
 				r.Config[k] = v
 			}
 		}

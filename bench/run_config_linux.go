@@ -83,18 +83,18 @@ func run(ctx context.Context, args []string) error {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.synprobe, "synprobe", "bin/synprobe", "the synprobe binary to measure")
-	fs.IntVar(&c.runs, "runs", 3, "runs of each tool in figures 1 to 3 (medians are reported)")
+	fs.IntVar(&c.runs, "runs", 3, "runs of each tool in figures 1 to 3, 5 and 6 (medians are reported)")
 	fs.IntVar(&c.memRuns, "mem-runs", 1, "runs of each tool in figure 4 (16,777,216 probes take a while)")
-	fs.IntVar(&c.rate, "rate", 50000, "packets per second given to every tool in figure 2")
+	fs.IntVar(&c.rate, "rate", 50000, "packets per second given to every tool in figures 2 and 6")
 	fs.IntVar(&c.memRate, "mem-rate", 200000, "packets per second given to every tool in figure 4")
 	fs.DurationVar(&c.cooldown, "cooldown", 2*time.Second, "wait for late replies after the last send, the same for every tool (whole seconds)")
-	fs.IntVar(&c.sendProbes, "send-probes", 1<<21, "SYNs each tool sends in figure 1 (a multiple of 32,768)")
-	fs.DurationVar(&c.sendLimit, "send-limit", 20*time.Second, "longest a tool may take in figure 1")
+	fs.IntVar(&c.sendProbes, "send-probes", 1<<21, "SYNs each tool sends in figures 1 and 5 (a multiple of 32,768)")
+	fs.DurationVar(&c.sendLimit, "send-limit", 20*time.Second, "longest a tool may take in figures 1 and 5")
 	fs.DurationVar(&c.nmapLimit, "nmap-limit", 120*time.Second, "longest nmap may take for a scan")
 	fs.DurationVar(&c.memLimit, "mem-limit", 60*time.Second, "longest a tool may take for 16,777,216 probes in figure 4 (then it is stopped and its peak so far reported)")
 	fs.IntVar(&c.latProbes, "lat-probes", 200, "probes per tool and link in figure 3")
 	fs.DurationVar(&c.latInterval, "lat-interval", 50*time.Millisecond, "time between probes in figure 3 (longer than the delayed link's 40 ms, so no tool has two in flight)")
-	fs.StringVar(&c.figures, "figures", "1,2,3,4", "which figures to measure")
+	fs.StringVar(&c.figures, "figures", "1,2,3,4,5,6", "which figures to measure (5 and 6 are 1 and 2 over IPv6)")
 	tools := fs.String("tools", "", "only these tools (comma-separated; default all)")
 	fs.StringVar(&c.out, "out", "bench/results", "write RESULTS.md and results.json here")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on stderr")
@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string) error {
 	if *hold {
 		for _, n := range b.Topo.Nodes {
 			m, _ := b.mac(n.Name)
-			fmt.Printf("%-5s ns=%s addr=%v prober-side=%v if=%s mac=%v\n", n.Name, b.Namespace(n.Name), n.Addr, b.src(n.Name), b.iface(n.Name), m)
+			fmt.Printf("%-5s ns=%s addr=%v %v prober-side=%v %v if=%s mac=%v\n", n.Name, b.Namespace(n.Name), n.Addr, n.Addr6(), b.src(n.Name), b.src6(n.Name), b.iface(n.Name), m)
 		}
 		fmt.Println("prober ns:", b.Namespace("prober"))
 		<-ctx.Done()
@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string) error {
 	steps := []struct {
 		fig string
 		fn  func(context.Context, *benchLab, *report) error
-	}{{"1", c.figureSend}, {"2", c.figureScan}, {"3", c.figureLatency}, {"4", c.figureMemory}}
+	}{{"1", c.figureSend}, {"2", c.figureScan}, {"3", c.figureLatency}, {"4", c.figureMemory}, {"5", c.figureSend6}, {"6", c.figureScan6}}
 	for _, s := range steps {
 		if !slices.Contains(strings.Split(c.figures, ","), s.fig) {
 			continue
